@@ -1,0 +1,147 @@
+"""One request/response exchange as a list of steps, and how a client experiences it.
+
+A scenario describes what the far side does (``Connect``, ``Idle``, ``Head``, ``Data``,
+``Hangup``). :func:`play` walks those steps against the client's effective timeouts and
+yields what the socket layer would: a wait (a float, in seconds), the response head, or
+body bytes; and it raises the httpcore-level error of the stack in use where httpcore would
+(``ReadTimeout`` when a silence outlasts the read timeout, ``ConnectTimeout`` ...).
+
+The drivers in ``network.py`` turn the waits into virtual sleeps, sync or async; the same
+generator serves both, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Union
+
+from .timeline import Attempt, Timeouts
+from .wire import Headers
+
+
+@dataclass(frozen=True)
+class Connect:
+    """Establishing the connection takes ``seconds`` (DNS, TCP and TLS round trips)."""
+
+    seconds: float
+    note: str = "connecting"
+    error: str | None = None
+    """When set, connecting fails after ``seconds`` with this httpcore exception class."""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Nothing arrives for ``seconds`` (``math.inf``: never again on this connection)."""
+
+    seconds: float
+    note: str
+
+
+@dataclass(frozen=True)
+class Head:
+    """The response status line and headers arrive."""
+
+    status: int
+    headers: Headers
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Data:
+    """A piece of the body arrives; ``label`` names it (an SSE event name, ``message`` ...)."""
+
+    payload: bytes
+    label: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The connection fails: ``error`` is the httpcore exception class name to raise."""
+
+    error: str
+    message: str
+    note: str
+
+
+Step = Union[Connect, Idle, Head, Data, Hangup]
+Yielded = Union[float, Head, bytes]
+
+INCOMPLETE_CHUNKED = (
+    "peer closed connection without sending complete message body (incomplete chunked read)"
+)
+
+
+def merge_idles(steps: Iterable[Step]) -> list[Step]:
+    """Join consecutive silences: the client sees one gap, not two."""
+    merged: list[Step] = []
+    for step in steps:
+        last = merged[-1] if merged else None
+        if isinstance(step, Idle) and isinstance(last, Idle):
+            merged[-1] = Idle(last.seconds + step.seconds, f"{last.note}, then {step.note}")
+        else:
+            merged.append(step)
+    return merged
+
+
+def head_index(steps: list[Step]) -> int | None:
+    return next((i for i, s in enumerate(steps) if isinstance(s, Head)), None)
+
+
+def _fmt(seconds: float) -> str:
+    return "forever" if math.isinf(seconds) else f"{seconds:g} s"
+
+
+def play(
+    steps: list[Step],
+    timeouts: Timeouts,
+    attempt: Attempt,
+    core: ModuleType,
+    now: Callable[[], float],
+) -> Iterator[Yielded]:
+    """Walk ``steps`` as the client's socket layer experiences them (see module doc)."""
+    phase = "connect"
+    for step in merge_idles(steps):
+        if phase == "connect" and not isinstance(step, Connect):
+            phase = "headers"
+        if isinstance(step, (Connect, Idle)):
+            connecting = isinstance(step, Connect)
+            limit = timeouts.connect if connecting else timeouts.read
+            if step.seconds > 0:
+                attempt.event(now(), f"{step.note}: {_fmt(step.seconds)}")
+            if limit is not None and step.seconds > limit:
+                yield float(limit)
+                error = "ConnectTimeout" if connecting else "ReadTimeout"
+                which = "connect" if connecting else "read"
+                attempt.event(now(), f"client gave up: no progress for {limit:g} s ({which} timeout)")
+                attempt.finish(now(), f"{error} ({which} timeout {limit:g} s) in {phase}", phase=phase, error=error)
+                raise getattr(core, error)("timed out")
+            if step.seconds > 0:
+                yield float(step.seconds)
+            if isinstance(step, Connect) and step.error:
+                _hang_up(Hangup(step.error, step.message, step.note), attempt, core, now, phase)
+        elif isinstance(step, Head):
+            phase = "body"
+            attempt.status = step.status
+            attempt.event(now(), f"response headers: {step.status}{' ' + step.note if step.note else ''}")
+            yield step
+        elif isinstance(step, Data):
+            if phase != "body":
+                raise ValueError("a scenario produced body data before the response headers")
+            attempt.delivered.append(step.label)
+            attempt.event(now(), step.label)
+            yield step.payload
+        else:
+            _hang_up(step, attempt, core, now, phase)
+    if phase != "body":
+        raise ValueError("a scenario ended the exchange without response headers")
+    attempt.finish(now(), f"{attempt.status}, body complete", phase="done")
+
+
+def _hang_up(step: Hangup, attempt: Attempt, core: ModuleType, now: Callable[[], float], phase: str) -> None:
+    attempt.event(now(), f"{step.note} -> {step.error}")
+    attempt.finish(now(), f"{step.error} in {phase}: {step.message}", phase=phase, error=step.error)
+    raise getattr(core, step.error)(step.message)

@@ -1,0 +1,251 @@
+"""The simulated network: a fake Anthropic API behind scenarios, on a virtual clock.
+
+While a :class:`SimulatedNetwork` is active, every request of every installed HTTP stack
+(httpx and httpx2) reaches it instead of a socket. It records each attempt, shapes the
+exchange with its scenarios, and plays it to the client in virtual time.
+
+Usable without pytest::
+
+    with SimulatedNetwork(SlowPrefill(75)) as net:
+        client = anthropic.Anthropic(api_key="test", timeout=60)
+        ...
+    print(net.timeline())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import transport
+from .api import ApiRequest, FakeApi, is_messages_call
+from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
+from .errors import HorizonExceeded, SimulationError, UnhandledRequest
+from .exchange import Head, Yielded, play
+from .scenarios import AttemptContext, Scenario, scenario_from_spec
+from .timeline import Attempt, Timeouts, render
+
+if TYPE_CHECKING:
+    import httpx
+
+T = TypeVar("T")
+
+
+class SimulatedNetwork:
+    """The network between an Anthropic client and a fake API, in virtual time."""
+
+    def __init__(
+        self,
+        *scenarios: Scenario | str,
+        api: FakeApi | None = None,
+        horizon: float = DEFAULT_HORIZON,
+        start: datetime | None = None,
+    ) -> None:
+        self.api = api or FakeApi()
+        self.scenarios: list[Scenario] = []
+        self.clock = VirtualClock(horizon=horizon, start=start)
+        self.attempts: list[Attempt] = []
+        """Every request that reached the network, in order."""
+        self.unhandled: list[str] = []
+        """Requests nobody serves (``METHOD URL``); each also raised :class:`UnhandledRequest`."""
+        self.active = False
+        self._streams = 0
+        for scenario in scenarios:
+            self.add(scenario)
+
+    # -- configuration -------------------------------------------------------------------
+    def add(self, scenario: Scenario | str) -> Scenario:
+        """Add a scenario (an object, or a spec such as ``"proxy_cutoff:30"``); returns it."""
+        if self.attempts:
+            raise SimulationError("scenarios can only be added before the first request")
+        obj = scenario if isinstance(scenario, Scenario) else scenario_from_spec(scenario)
+        self.scenarios.append(obj)
+        return obj
+
+    @property
+    def horizon(self) -> float:
+        """Virtual seconds after which any wait ends with :class:`HorizonExceeded`."""
+        return self.clock.horizon
+
+    @horizon.setter
+    def horizon(self, seconds: float) -> None:
+        self.clock.horizon = float(seconds)
+
+    @property
+    def elapsed(self) -> float:
+        """Virtual seconds since the network started."""
+        return self.clock.now()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> SimulatedNetwork:
+        if self.active:
+            raise SimulationError("this SimulatedNetwork is active already")
+        self.clock.install()
+        try:
+            transport.attach(self)
+        except BaseException:
+            self.clock.uninstall()
+            raise
+        self.active = True
+        return self
+
+    def stop(self) -> None:
+        if self.active:
+            self.active = False
+            transport.detach(self)
+            self.clock.uninstall()
+
+    def __enter__(self) -> SimulatedNetwork:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion on a fresh event loop with virtual (looptime) time."""
+        import looptime
+
+        loop = looptime.new_event_loop()
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            loop.close()
+
+    # -- reporting -----------------------------------------------------------------------
+    def timeline(self) -> str:
+        """The attempts as text a person reads (virtual seconds since the start)."""
+        described = ", ".join(s.describe() for s in self.scenarios) or "healthy network"
+        return render(self.attempts, [f"scenario: {described}"])
+
+    # -- serving (called by the transport) ------------------------------------------------
+    def _begin(self, request: httpx.Request, core: str) -> tuple[Attempt, Iterator[Yielded]]:
+        method, url, path = request.method, str(request.url), request.url.path
+        now = self.clock.now()
+        if not is_messages_call(method, path):
+            self.unhandled.append(f"{method} {url}")
+            raise UnhandledRequest(
+                f"pytest-claude-timeout: {method} {url} is not served by the simulated network "
+                "(it serves POST <base URL>/v1/messages). Nothing was sent: under the simulated "
+                "network no request leaves the machine."
+            )
+        if now >= self.clock.horizon:
+            raise HorizonExceeded(
+                f"{method} {url} would be sent at virtual t={now:.1f} s, past the horizon of "
+                f"{self.clock.horizon:g} s: the client waited that long before this attempt.",
+                waited=now,
+                forever=False,
+            )
+        for scenario in self.scenarios:
+            scenario.lock()
+        api_request = ApiRequest.parse(method, url, path, request.content)
+        if api_request.stream:
+            self._streams += 1
+        retry = request.headers.get("x-stainless-retry-count")
+        attempt = Attempt(
+            number=len(self.attempts) + 1,
+            method=method,
+            url=url,
+            stream=api_request.stream,
+            retry_count=int(retry) if retry and retry.isdigit() else None,
+            timeouts=Timeouts.from_extensions(request.extensions),
+            start=now,
+        )
+        self.attempts.append(attempt)
+        attempt.event(now, "request sent")
+        ctx = AttemptContext(
+            attempt.number, self._streams if api_request.stream else 0, api_request, request.url.host
+        )
+        steps = self.api.respond(api_request)
+        for scenario in sorted(self.scenarios, key=lambda s: s.layer):
+            steps = scenario.apply(steps, ctx)
+        return attempt, play(steps, attempt.timeouts, attempt, transport.core_module(core), self.clock.now)
+
+    @contextlib.contextmanager
+    def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:
+        try:
+            yield
+        except HorizonExceeded as exc:
+            phase = "body" if attempt.status is not None else "headers"
+            outcome = "stopped at the virtual horizon: " + ("would wait forever" if exc.forever else f"would wait {exc.waited:g} s")
+            attempt.event(self.clock.now(), outcome)
+            attempt.finish(self.clock.now(), outcome, phase=phase, error="HorizonExceeded")
+            raise
+        finally:
+            if attempt.finished:
+                gen.close()  # type: ignore[attr-defined]
+
+    def _what(self, attempt: Attempt) -> str:
+        return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
+
+    def handle(self, request: httpx.Request, core: str) -> Any:
+        attempt, gen = self._begin(request, core)
+        with self._playing(attempt, gen):
+            for item in gen:
+                if isinstance(item, Head):
+                    return _response(core, item, _Body(self, attempt, gen))
+                assert isinstance(item, float)
+                self.clock.sleep(item, self._what(attempt))
+        raise AssertionError("unreachable: play() always yields a head or raises")
+
+    async def ahandle(self, request: httpx.Request, core: str) -> Any:
+        require_virtual_loop(f"{request.method} {request.url}")
+        attempt, gen = self._begin(request, core)
+        with self._playing(attempt, gen):
+            for item in gen:
+                if isinstance(item, Head):
+                    return _response(core, item, _Body(self, attempt, gen))
+                assert isinstance(item, float)
+                await self.clock.asleep(item, self._what(attempt))
+        raise AssertionError("unreachable: play() always yields a head or raises")
+
+
+class _Body:
+    """The response body as the stack reads it, sync or async, in virtual time."""
+
+    def __init__(self, network: SimulatedNetwork, attempt: Attempt, gen: Iterator[Yielded]) -> None:
+        self.network, self.attempt, self.gen = network, attempt, gen
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.network._playing(self.attempt, self.gen):
+            for item in self.gen:
+                if isinstance(item, bytes):
+                    yield item
+                else:
+                    self.network.clock.sleep(float(item), self.network._what(self.attempt))  # type: ignore[arg-type]
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with self.network._playing(self.attempt, self.gen):
+            for item in self.gen:
+                if isinstance(item, bytes):
+                    yield item
+                else:
+                    await self.network.clock.asleep(float(item), self.network._what(self.attempt))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if not self.attempt.finished:
+            now = self.network.clock.now()
+            parts = len(self.attempt.delivered)
+            self.attempt.event(now, "client closed the response")
+            self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
+        self.gen.close()  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+def _response(core: str, head: Head, body: _Body) -> Any:
+    try:
+        reason = http.HTTPStatus(head.status).phrase
+    except ValueError:
+        reason = ""
+    return transport.core_module(core).Response(
+        status=head.status,
+        headers=[(k.encode(), v.encode()) for k, v in head.headers],
+        content=body,
+        extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason.encode()},
+    )
+
+

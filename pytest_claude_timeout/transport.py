@@ -1,0 +1,80 @@
+"""Where the simulation plugs in: respx's httpcore mocker, for both HTTP stacks.
+
+respx's ``HTTPCoreMocker`` patches the connection pools' ``handle_request`` /
+``handle_async_request``, so everything above them (httpx or httpx2, and the SDK) runs
+unmodified. One subclass per stack: ``httpcore`` (anthropic 0.x on httpx) and ``httpcore2``
+(anthropic >= 1.0 on httpx2). Each hands the request straight to the active network, which
+answers with that stack's own ``Response`` and raises that stack's own exceptions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any, Protocol
+
+from respx.mocks import HTTPCoreMocker
+
+if TYPE_CHECKING:
+    import httpx
+
+CORE_MODULES = ("httpcore", "httpcore2")
+
+
+class Handler(Protocol):
+    def handle(self, request: httpx.Request, core: str) -> Any: ...
+
+    async def ahandle(self, request: httpx.Request, core: str) -> Any: ...
+
+
+_active: list[Handler] = []
+
+
+def _mocker_for(core: str) -> type[HTTPCoreMocker]:
+    class StackMocker(HTTPCoreMocker):
+        name = f"pytest-claude-timeout:{core}"
+        targets = [
+            f"{core}._sync.connection.HTTPConnection",
+            f"{core}._sync.connection_pool.ConnectionPool",
+            f"{core}._sync.http_proxy.HTTPProxy",
+            f"{core}._async.connection.AsyncHTTPConnection",
+            f"{core}._async.connection_pool.AsyncConnectionPool",
+            f"{core}._async.http_proxy.AsyncHTTPProxy",
+        ]
+
+        @classmethod
+        def _send_sync_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
+            return _active[-1].handle(httpx_request, core)
+
+        @classmethod
+        async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
+            return await _active[-1].ahandle(httpx_request, core)
+
+    StackMocker.__name__ = StackMocker.__qualname__ = f"{core.capitalize()}NetworkMocker"
+    return StackMocker
+
+
+MOCKERS = {core: _mocker_for(core) for core in CORE_MODULES}
+
+
+def installed_cores() -> list[str]:
+    return [core for core in CORE_MODULES if importlib.util.find_spec(core) is not None]
+
+
+def attach(handler: Handler) -> None:
+    """Route every request of every installed stack to ``handler`` until :func:`detach`."""
+    _active.append(handler)
+    if len(_active) == 1:
+        for core in installed_cores():
+            MOCKERS[core].start()
+
+
+def detach(handler: Handler) -> None:
+    _active.remove(handler)
+    if not _active:
+        for mocker in MOCKERS.values():
+            mocker.stop(force=True)
+
+
+def core_module(core: str) -> Any:
+    return importlib.import_module(core)

@@ -1,0 +1,125 @@
+"""The fake Anthropic API's wire format: Message JSON, server-sent events, error bodies.
+
+Pure functions from values to bytes and headers; no timing lives here (see ``api.py``).
+The shapes follow the Messages API as the SDKs parse it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+Headers = tuple[tuple[str, str], ...]
+
+DEFAULT_TEXT = (
+    "Timeouts are a contract between your client and the network, "
+    "and this answer arrived within it."
+)
+
+
+def chunk_text(text: str) -> list[str]:
+    """Split a text into word-sized deltas, as the API streams them (spaces kept)."""
+    words = text.split(" ")
+    return [w if i == len(words) - 1 else w + " " for i, w in enumerate(words) if w or i == 0]
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def api_headers(request_id: str, content_type: str, extra: Mapping[str, str] = {}) -> Headers:
+    return (
+        ("content-type", content_type),
+        ("request-id", request_id),
+        ("anthropic-organization-id", "00000000-0000-4000-8000-000000000000"),
+        ("via", "1.1 pytest-claude-timeout"),
+        *extra.items(),
+    )
+
+
+def message(
+    *, message_id: str, model: str, text: str, input_tokens: int, stop_reason: str | None = "end_turn"
+) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}] if text else [],
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": estimate_tokens(text) if text else 1,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "service_tier": "standard",
+        },
+    }
+
+
+def message_body(msg: Mapping[str, Any]) -> bytes:
+    return _json(msg)
+
+
+def sse(event: str, data: Mapping[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + _json(data) + b"\n\n"
+
+
+def stream_events(msg: Mapping[str, Any], deltas: list[str]) -> list[tuple[str, bytes]]:
+    """The event sequence of a streamed text message, as (event name, SSE bytes)."""
+    start = dict(msg, content=[], stop_reason=None, usage=dict(msg["usage"], output_tokens=1))
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        ("ping", {"type": "ping"}),
+    ]
+    events += [
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": d}},
+        )
+        for d in deltas
+    ]
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": msg["usage"]["output_tokens"]},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return [(name, sse(name, data)) for name, data in events]
+
+
+PING = sse("ping", {"type": "ping"})
+
+
+def error_body(kind: str, text: str) -> bytes:
+    return _json({"type": "error", "error": {"type": kind, "message": text}})
+
+
+def not_found_body(method: str, path: str) -> bytes:
+    return error_body("not_found_error", f"{method} {path} is not served by the simulated API")
+
+
+def proxy_error_page(status: int, reason: str, server: str = "nginx") -> bytes:
+    """The HTML page a reverse proxy sends when it gives up on the upstream."""
+    title = f"{status} {reason}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>{server}</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
