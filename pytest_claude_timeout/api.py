@@ -25,7 +25,7 @@ class ApiRequest:
 
     @property
     def model(self) -> str:
-        return str(self.body.get("model") or "claude-sonnet-4-5")
+        return str(self.body.get("model") or "claude-opus-4-5")
 
     @property
     def input_tokens(self) -> int:
