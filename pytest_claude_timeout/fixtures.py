@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from .network import SimulatedNetwork
     from .scenarios import DnsFailure, ProxyCutoff, Scenario, SlowPrefill, StalledStream
 
-NETWORK_FIXTURES = frozenset({"claude_network", "slow_prefill", "stalled_stream", "proxy_cutoff", "dns_failure"})
+NETWORK_FIXTURES = frozenset(
+    {"claude_network", "slow_prefill", "stalled_stream", "proxy_cutoff", "dns_failure", "claude_timeout_scenario"}
+)
 
 
 def horizon_of(config: pytest.Config) -> float:
@@ -42,7 +44,7 @@ def claude_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]
     """
     from .network import SimulatedNetwork
 
-    with SimulatedNetwork(horizon=horizon_of(request.config)) as network:
+    with SimulatedNetwork(horizon=horizon_of(request.config), seed=request.node.nodeid) as network:
         yield network
 
 
@@ -75,3 +77,17 @@ def proxy_cutoff(request: pytest.FixtureRequest, claude_network: SimulatedNetwor
 def dns_failure(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> DnsFailure:
     """The API host does not resolve on the first attempt (``attempts``; None: always)."""
     return _use(request, claude_network, "dns_failure")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def claude_timeout_scenario(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> Scenario:
+    """The scenario of a ``@pytest.mark.claude_timeout`` item (set by the marker)."""
+    import dataclasses
+
+    param = getattr(request, "param", None)
+    if param is None:
+        raise pytest.UsageError(
+            "claude_timeout_scenario is set by @pytest.mark.claude_timeout; use the marker, "
+            "or a scenario fixture such as slow_prefill"
+        )
+    return claude_network.add(dataclasses.replace(param))

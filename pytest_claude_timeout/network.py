@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import http
+import random
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,7 +44,12 @@ class SimulatedNetwork:
         api: FakeApi | None = None,
         horizon: float = DEFAULT_HORIZON,
         start: datetime | None = None,
+        seed: int | str | None = None,
     ) -> None:
+        self.seed = seed
+        """When set, ``random`` is seeded with it while the network is active (the SDK's
+        backoff jitter comes from ``random``), so virtual timelines repeat run after run."""
+        self._random_state: object = None
         self.api = api or FakeApi()
         self.scenarios: list[Scenario] = []
         self.clock = VirtualClock(horizon=horizon, start=start)
@@ -84,6 +90,9 @@ class SimulatedNetwork:
         if self.active:
             raise SimulationError("this SimulatedNetwork is active already")
         self.clock.install()
+        if self.seed is not None:
+            self._random_state = random.getstate()
+            random.seed(self.seed)
         try:
             transport.attach(self)
         except BaseException:
@@ -97,6 +106,9 @@ class SimulatedNetwork:
             self.active = False
             transport.detach(self)
             self.clock.uninstall()
+            if self._random_state is not None:
+                random.setstate(self._random_state)  # type: ignore[arg-type]
+                self._random_state = None
 
     def __enter__(self) -> SimulatedNetwork:
         return self.start()

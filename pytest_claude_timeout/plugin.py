@@ -1,56 +1,149 @@
 """The pytest entry point (``pytest11``). Thin on purpose: hooks and options only.
 
 Importing it must stay cheap: pytest loads it in every run of every suite, so nothing
-here imports anthropic, httpx, httpx2, respx or freezegun.
+here imports anthropic, httpx, httpx2, respx or freezegun (the engine is imported by the
+fixtures and hooks when a test uses it).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
 from .fixtures import (  # noqa: F401  (registered as fixtures by pytest)
     NETWORK_FIXTURES,
     claude_network,
+    claude_timeout_scenario,
     dns_failure,
     proxy_cutoff,
     slow_prefill,
     stalled_stream,
 )
+from .marker import ID_PREFIX, MARKER, SCENARIO_FIXTURE, MarkerError, parse_marker
+
+_PASS_THROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, KeyboardInterrupt)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("claude-timeout", "pytest-claude-timeout: Anthropic clients on a simulated network")
     group.addoption(
-        "--claude-timeout-horizon",
-        dest="claude_timeout_horizon",
-        type=float,
-        default=None,
+        "--claude-timeout-horizon", dest="claude_timeout_horizon", type=float, default=None,
         help="virtual seconds after which any simulated wait ends with HorizonExceeded (default 86400)",
     )
+    group.addoption(
+        "--claude-timeout-report", dest="claude_timeout_report", default=None, metavar="PATH",
+        help="write every scenario run (verdict, reason, attempts, SDK) as JSON to PATH",
+    )
+    group.addoption(
+        "--claude-timeout-save-baseline", dest="claude_timeout_save_baseline", default=None, metavar="PATH",
+        help="store each scenario run's verdict and virtual elapsed time in PATH",
+    )
+    group.addoption(
+        "--claude-timeout-baseline", dest="claude_timeout_baseline", default=None, metavar="PATH",
+        help="fail the session when a scenario run regressed against the baseline in PATH",
+    )
+    group.addoption(
+        "--claude-timeout-tolerance", dest="claude_timeout_tolerance", type=float, default=0.10,
+        help="allowed growth of virtual elapsed time against the baseline (default 0.10 = 10%%)",
+    )
     parser.addini(
-        "claude_timeout_horizon",
-        "virtual seconds after which any simulated wait ends with HorizonExceeded",
+        "claude_timeout_horizon", "virtual seconds after which any simulated wait ends with HorizonExceeded",
         default="86400",
+    )
+    parser.addini(
+        "claude_timeout_clients", "client factories (module:function) to audit under every standard scenario",
+        type="linelist", default=[],
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "claude_timeout(*scenarios, budget=None, expect=None): run the test under simulated "
-        "network scenarios in virtual time (pytest-claude-timeout)",
+        f"{MARKER}(*scenarios, budget=None, expect=None): run the test once per simulated network "
+        "scenario in virtual time and judge it (pytest-claude-timeout)",
     )
+    from .session import SessionReport
+
+    config.pluginmanager.register(SessionReport(config), "claude-timeout-session")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    # A marked test needs the scenario fixture in its closure (for the parametrization)
+    # and, when async, pytest-asyncio's marker: add both before the item is built.
+    if not inspect.isfunction(obj) or not getattr(collector, "funcnamefilter", lambda n: False)(name):
+        return
+    own = [m for m in getattr(obj, "pytestmark", []) if getattr(m, "name", None) == MARKER]
+    if not own and collector.get_closest_marker(MARKER) is None:
+        return
+    pytest.mark.usefixtures(SCENARIO_FIXTURE)(obj)
+    if inspect.iscoroutinefunction(obj) and collector.get_closest_marker("asyncio") is None:
+        if not any(getattr(m, "name", None) == "asyncio" for m in getattr(obj, "pytestmark", [])):
+            pytest.mark.asyncio(obj)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = metafunc.definition.get_closest_marker(MARKER)
+    if mark is None:
+        return
+    try:
+        spec = parse_marker(mark.args, mark.kwargs)
+    except MarkerError as exc:
+        pytest.fail(f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}: {exc}", pytrace=False)
+    metafunc.parametrize(SCENARIO_FIXTURE, spec.scenarios, ids=spec.ids(), indirect=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Async tests on the simulated network need virtual event-loop time: looptime provides
     # it for pytest-asyncio loops, switched on per test by its marker.
     for item in items:
-        function = getattr(item, "function", None)
-        if not inspect.iscoroutinefunction(function):
+        if not inspect.iscoroutinefunction(getattr(item, "function", None)):
             continue
         if NETWORK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             if item.get_closest_marker("looptime") is None:
                 item.add_marker(pytest.mark.looptime)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
+    if scenario is None:
+        return (yield)
+    network = pyfuncitem.funcargs["claude_network"]
+    started = network.elapsed
+    exc: BaseException | None = None
+    try:
+        result = yield
+    except _PASS_THROUGH:
+        raise
+    except BaseException as error:  # judged below, whatever it is
+        exc, result = error, True
+    from .evaluation import evaluate
+
+    mark = pyfuncitem.get_closest_marker(MARKER)
+    assert mark is not None
+    spec = parse_marker(mark.args, mark.kwargs)
+    record, failure = evaluate(
+        pyfuncitem.nodeid, ID_PREFIX + scenario.label(), spec, scenario, network, exc, network.elapsed - started
+    )
+    attach_record(pyfuncitem, record)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
+    return result
+
+
+def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
+    """Carry the record on the report (xdist-safe) and as JUnit XML properties."""
+    from .report import RECORD_PROPERTY
+
+    item.user_properties += [
+        ("claude_timeout.scenario", record["description"]),
+        ("claude_timeout.verdict", record["verdict"]),
+        ("claude_timeout.reason", record["reason"]),
+        ("claude_timeout.elapsed", f"{record['elapsed']:.3f}"),
+        (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
+    ]

@@ -84,9 +84,11 @@ class Scenario:
     def label(self) -> str:
         """Short id: the name and the main parameter, e.g. ``proxy_cutoff-30s``."""
         value = getattr(self, self.main, None) if self.main else None
-        if value is None or self.main not in self._durations():
-            return self.name if value is None else f"{self.name}-{value}"
-        return f"{self.name}-{_show(value).replace(' ', '')}"
+        if value is None:
+            return f"{self.name}-always" if self.main else self.name
+        if self.main not in self._durations():
+            return f"{self.name}-{value}"
+        return f"{self.name}-{_show(value)}" if math.isinf(value) else f"{self.name}-{value:g}s"
 
     @classmethod
     def from_param(cls, param: Any = None) -> Scenario:

@@ -78,3 +78,19 @@ def detach(handler: Handler) -> None:
 
 def core_module(core: str) -> Any:
     return importlib.import_module(core)
+
+
+def stack_info() -> dict[str, str]:
+    """The SDK line in use: anthropic's version and the HTTP stack it runs on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        sdk = version("anthropic")
+    except PackageNotFoundError:
+        return {"anthropic": "not installed", "stack": "none", "stack_version": ""}
+    stack = "httpx2" if int(sdk.split(".")[0]) >= 1 else "httpx"
+    try:
+        stack_version = version(stack)
+    except PackageNotFoundError:
+        stack_version = "?"
+    return {"anthropic": sdk, "stack": stack, "stack_version": stack_version}

@@ -1,0 +1,69 @@
+"""Judging one run of a test body under one scenario: the record and, on failure, the text
+pytest shows. Shared by marker items and client-factory audit items."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from .marker import MarkerSpec, type_name
+from .report import failure_text, jsonable, row_name
+from .transport import stack_info
+from .verdict import diagnose, judge
+
+if TYPE_CHECKING:
+    from .network import SimulatedNetwork
+    from .scenarios import Scenario
+
+_PACKAGE_DIR = os.path.dirname(__file__)
+
+
+def raised_at(exc: BaseException) -> str | None:
+    """The deepest frame of the user's own code in the exception's traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [
+        f for f in frames
+        if "site-packages" not in f.filename and not f.filename.startswith(_PACKAGE_DIR)
+        and "/lib/python" not in f.filename
+    ]
+    if not own:
+        return None
+    f = own[-1]
+    return f"{f.filename}:{f.lineno} in {f.name}: {f.line}"
+
+
+def evaluate(
+    nodeid: str,
+    scenario_id: str,
+    spec: MarkerSpec,
+    scenario: Scenario,
+    network: SimulatedNetwork,
+    exc: BaseException | None,
+    elapsed: float,
+) -> tuple[dict[str, Any], str | None]:
+    """The JSON-ready record of this run, and the failure text (None when it passed)."""
+    verdict = judge(spec, exc, elapsed)
+    verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)
+    record: dict[str, Any] = jsonable(
+        {
+            "nodeid": nodeid,
+            "row": row_name(nodeid, scenario_id),
+            "scenario": scenario.label(),
+            "scenario_name": scenario.name,
+            "params": scenario.params(),
+            "description": scenario.describe(),
+            "verdict": "passed" if verdict.passed else "failed",
+            "kind": verdict.kind,
+            "reason": verdict.reason,
+            "elapsed": round(elapsed, 6),
+            "budget": spec.budget,
+            "expect": [type_name(t) for t in spec.expect] if spec.expect else None,
+            "exception": verdict.exception,
+            "raised_at": raised_at(exc) if exc is not None else None,
+            "diagnosis": verdict.diagnosis,
+            "attempts": [a.as_dict() for a in network.attempts],
+            "sdk": stack_info(),
+        }
+    )
+    return record, None if verdict.passed else failure_text(record, network.timeline())
