@@ -3,16 +3,19 @@ pytest shows. Shared by marker items and client-factory audit items."""
 
 from __future__ import annotations
 
+import json
 import os
 import traceback
 from typing import TYPE_CHECKING, Any
 
 from .marker import MarkerSpec, type_name
-from .report import failure_text, jsonable, row_name
+from .report import RECORD_PROPERTY, failure_text, jsonable, row_name
 from .transport import stack_info
 from .verdict import diagnose, judge
 
 if TYPE_CHECKING:
+    import pytest
+
     from .network import SimulatedNetwork
     from .scenarios import Scenario
 
@@ -67,3 +70,14 @@ def evaluate(
         }
     )
     return record, None if verdict.passed else failure_text(record, network.timeline())
+
+
+def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
+    """Carry the record on the report (so through xdist) and as JUnit XML properties."""
+    item.user_properties += [
+        ("claude_timeout.scenario", record["description"]),
+        ("claude_timeout.verdict", record["verdict"]),
+        ("claude_timeout.reason", record["reason"]),
+        ("claude_timeout.elapsed", f"{record['elapsed']:.3f}"),
+        (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
+    ]

@@ -8,7 +8,6 @@ fixtures and hooks when a test uses it).
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Generator
 from typing import Any
 
@@ -122,7 +121,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
         raise
     except BaseException as error:  # judged below, whatever it is
         exc, result = error, True
-    from .evaluation import evaluate
+    from .evaluation import attach_record, evaluate
 
     mark = pyfuncitem.get_closest_marker(MARKER)
     assert mark is not None
@@ -136,14 +135,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     return result
 
 
-def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
-    """Carry the record on the report (xdist-safe) and as JUnit XML properties."""
-    from .report import RECORD_PROPERTY
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
+    # The ini audit's items hang off the session, beside the collected paths; a run that
+    # names single tests (path::test) does not get them.
+    report = yield
+    if isinstance(collector, pytest.Session) and report.passed and collector.config.getini("claude_timeout_clients"):
+        if not any("::" in str(arg) for arg in collector.config.args):
+            from .audit import audit_collectors
 
-    item.user_properties += [
-        ("claude_timeout.scenario", record["description"]),
-        ("claude_timeout.verdict", record["verdict"]),
-        ("claude_timeout.reason", record["reason"]),
-        ("claude_timeout.elapsed", f"{record['elapsed']:.3f}"),
-        (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
-    ]
+            report.result.extend(audit_collectors(collector))
+    return report

@@ -1,0 +1,145 @@
+"""Config audit without writing tests: the ini option ``claude_timeout_clients`` lists client
+factories (``module:function``); each gets items that build the client and make a
+representative call, non-streaming and streaming, under every standard scenario."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .evaluation import attach_record, evaluate
+from .fixtures import horizon_of
+from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec
+from .scenarios import Scenario, scenario_from_spec
+
+AUDIT_MODEL = "claude-opus-4-5"
+AUDIT_PROMPT = [{"role": "user", "content": "Summarize the incident report in three bullet points."}]
+PLACEHOLDER_KEY = "sk-ant-simulated-key"
+CALLS = ("non-streaming", "streaming")
+_PASS_THROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, KeyboardInterrupt)
+
+
+@contextlib.contextmanager
+def _placeholder_key() -> Iterator[None]:
+    """Clients refuse to build without an API key; lend one when none is set."""
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        yield
+        return
+    os.environ["ANTHROPIC_API_KEY"] = PLACEHOLDER_KEY
+    try:
+        yield
+    finally:
+        os.environ.pop("ANTHROPIC_API_KEY", None)
+
+
+def load_factory(spec: str) -> Any:
+    """Import ``module:function``, or raise ValueError saying what is wrong with it."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"{spec!r} is not of the form module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"{module_name!r} has no callable {attr!r}")
+    return factory
+
+
+def build_client(spec: str, factory: Any) -> Any:
+    import anthropic
+
+    with _placeholder_key():
+        try:
+            client = factory()
+        except Exception as exc:
+            raise ValueError(f"calling {spec} failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(client, (anthropic.Anthropic, anthropic.AsyncAnthropic)):
+        raise ValueError(f"{spec} returned {type(client).__name__}, not an anthropic.Anthropic or AsyncAnthropic client")
+    return client
+
+
+class ClientAudit(pytest.Collector):
+    """All audit items of one client factory."""
+
+    def __init__(self, *, spec: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def collect(self) -> list[pytest.Item]:
+        try:
+            build_client(self.spec, load_factory(self.spec))
+        except ValueError as exc:
+            raise self.CollectError(f"claude_timeout_clients: bad client factory {self.spec}: {exc}") from None
+        return [
+            ClientAuditItem.from_parent(self, name=f"{call}[{ID_PREFIX}{scenario.label()}]", call=call, scenario=scenario)
+            for call in CALLS
+            for scenario in (scenario_from_spec(s) for s in STANDARD_SCENARIOS)
+        ]
+
+
+class ClientAuditItem(pytest.Item):
+    """Builds the client from its factory and makes one representative call."""
+
+    def __init__(self, *, call: str, scenario: Scenario, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.call, self.scenario = call, scenario
+        self.add_marker(MARKER)
+
+    def runtest(self) -> None:
+        from .network import SimulatedNetwork
+
+        assert isinstance(self.parent, ClientAudit)
+        spec = self.parent.spec
+        network = SimulatedNetwork(self.scenario, horizon=horizon_of(self.config), seed=self.nodeid)
+        exc: BaseException | None = None
+        with network:
+            client = build_client(spec, load_factory(spec))
+            try:
+                if inspect.iscoroutinefunction(client.messages.create):
+                    network.run(self._acall(client))
+                else:
+                    self._call(client)
+            except _PASS_THROUGH:
+                raise
+            except BaseException as error:  # judged below, whatever it is
+                exc = error
+        record, failure = evaluate(
+            self.nodeid, ID_PREFIX + self.scenario.label(), MarkerSpec((self.scenario,)), self.scenario,
+            network, exc, network.elapsed,
+        )
+        attach_record(self, record)
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
+
+    def _call(self, client: Any) -> None:
+        if self.call == "streaming":
+            with client.messages.stream(model=AUDIT_MODEL, max_tokens=1024, messages=AUDIT_PROMPT) as stream:
+                stream.get_final_message()
+        else:
+            client.messages.create(model=AUDIT_MODEL, max_tokens=1024, messages=AUDIT_PROMPT)
+
+    async def _acall(self, client: Any) -> None:
+        if self.call == "streaming":
+            async with client.messages.stream(model=AUDIT_MODEL, max_tokens=1024, messages=AUDIT_PROMPT) as stream:
+                await stream.get_final_message()
+        else:
+            await client.messages.create(model=AUDIT_MODEL, max_tokens=1024, messages=AUDIT_PROMPT)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.parent.name}::{self.name}" if self.parent else self.name
+
+
+def audit_collectors(session: pytest.Session) -> list[ClientAudit]:
+    specs = session.config.getini("claude_timeout_clients")
+    return [
+        ClientAudit.from_parent(session, name=(name := f"claude_timeout_clients[{s}]"), nodeid=name, spec=s)
+        for s in specs
+    ]
