@@ -26,7 +26,7 @@ from .api import ApiRequest, FakeApi, is_messages_call
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
 from .errors import HorizonExceeded, SimulationError, UnhandledRequest
 from .exchange import Head, Yielded, play
-from .scenarios import AttemptContext, Scenario, scenario_from_spec
+from .scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from .timeline import Attempt, Timeouts, render
 
 if TYPE_CHECKING:
@@ -170,9 +170,7 @@ class SimulatedNetwork:
         ctx = AttemptContext(
             attempt.number, self._streams if api_request.stream else 0, api_request, request.url.host
         )
-        steps = self.api.respond(api_request)
-        for scenario in sorted(self.scenarios, key=lambda s: s.layer):
-            steps = scenario.apply(steps, ctx)
+        steps = shape(self.api, self.scenarios, api_request, ctx)
         return attempt, play(steps, attempt.timeouts, attempt, transport.core_module(core), self.clock.now)
 
     @contextlib.contextmanager

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from . import wire
-from .api import ApiRequest
+from .api import ApiRequest, FakeApi
 from .exchange import INCOMPLETE_CHUNKED, Connect, Data, Head, Hangup, Idle, Step, head_index, merge_idles
 
 SERVER, PATH, CLIENT_NETWORK = 0, 1, 2
@@ -293,6 +293,16 @@ class DnsFailure(Scenario):
             return steps
         note = f"resolving {ctx.host}: name does not resolve"
         return [Connect(self.seconds, note, error="ConnectError", message=self.message)]
+
+
+def shape(api: FakeApi, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> list[Step]:
+    """The far side of one attempt: the healthy API's steps, rewritten by each scenario by
+    layer (server, then path, then the client's network). Client timeouts are not applied
+    here: the simulated client side (``exchange.play``) or a real client does that."""
+    steps = api.respond(request)
+    for scenario in sorted(scenarios, key=lambda s: s.layer):
+        steps = scenario.apply(steps, ctx)
+    return steps
 
 
 SCENARIOS: dict[str, type[Scenario]] = {
