@@ -18,6 +18,8 @@ class ApiRequest:
     url: str
     path: str
     body: dict[str, Any]
+    size: int = 0
+    """Bytes of the request body as sent."""
 
     @property
     def stream(self) -> bool:
@@ -37,7 +39,7 @@ class ApiRequest:
             body = json.loads(content) if content else {}
         except ValueError:
             body = {}
-        return cls(method, url, path, body if isinstance(body, dict) else {})
+        return cls(method, url, path, body if isinstance(body, dict) else {}, len(content))
 
 
 def is_messages_call(method: str, path: str) -> bool:

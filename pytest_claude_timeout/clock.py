@@ -105,6 +105,7 @@ class VirtualClock:
         require_virtual_loop(what)
         step, over = self._clip(float(seconds), what)
         await asyncio.sleep(step)
+        self.now()  # observe the loop's new time before anything else reads the clock
         if over is not None:
             raise over
 
@@ -139,6 +140,20 @@ class VirtualClock:
 
         time.sleep = sleep
         self._undo.append(lambda: setattr(time, "sleep", real_sleep))
+
+        # The async SDK backs off with anyio.sleep: bound it by the horizon like time.sleep.
+        import anyio
+
+        real_anyio_sleep = anyio.sleep
+
+        async def anyio_sleep(delay: float) -> None:
+            if _is_virtual(_running_loop()):
+                await self.asleep(delay, "anyio.sleep")
+            else:
+                await real_anyio_sleep(delay)
+
+        anyio.sleep = anyio_sleep  # type: ignore[assignment]
+        self._undo.append(lambda: setattr(anyio, "sleep", real_anyio_sleep))
 
     def uninstall(self) -> None:
         while self._undo:

@@ -46,7 +46,7 @@ def evaluate(
     elapsed: float,
 ) -> tuple[dict[str, Any], str | None]:
     """The JSON-ready record of this run, and the failure text (None when it passed)."""
-    verdict = judge(spec, exc, elapsed)
+    verdict = judge(spec, exc, elapsed, network.attempts)
     verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)
     record: dict[str, Any] = jsonable(
         {

@@ -31,6 +31,17 @@ class Connect:
     error: str | None = None
     """When set, connecting fails after ``seconds`` with this httpcore exception class."""
     message: str = ""
+    resolving: bool = False
+    """Name resolution: the sync stacks call ``getaddrinfo`` outside the connect timeout
+    (``socket.create_connection``), the async ones inside it (``anyio.fail_after``)."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Sending the request body takes ``seconds`` (a slow uplink); bounded by the write timeout."""
+
+    seconds: float
+    note: str = "uploading the request"
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ class Hangup:
     note: str
 
 
-Step = Union[Connect, Idle, Head, Data, Hangup]
+Step = Union[Connect, Upload, Idle, Head, Data, Hangup]
 Yielded = Union[float, Head, bytes]
 
 INCOMPLETE_CHUNKED = (
@@ -101,21 +112,25 @@ def play(
     attempt: Attempt,
     core: ModuleType,
     now: Callable[[], float],
+    *,
+    sync: bool = True,
 ) -> Iterator[Yielded]:
     """Walk ``steps`` as the client's socket layer experiences them (see module doc)."""
     phase = "connect"
     for step in merge_idles(steps):
         if phase == "connect" and not isinstance(step, Connect):
             phase = "headers"
-        if isinstance(step, (Connect, Idle)):
+        if isinstance(step, (Connect, Upload, Idle)):
             connecting = isinstance(step, Connect)
-            limit = timeouts.connect if connecting else timeouts.read
+            which = "connect" if connecting else "write" if isinstance(step, Upload) else "read"
+            limit = getattr(timeouts, which)
+            if isinstance(step, Connect) and step.resolving and sync:
+                limit = None
             if step.seconds > 0:
                 attempt.event(now(), f"{step.note}: {_fmt(step.seconds)}")
             if limit is not None and step.seconds > limit:
                 yield float(limit)
-                error = "ConnectTimeout" if connecting else "ReadTimeout"
-                which = "connect" if connecting else "read"
+                error = f"{which.capitalize()}Timeout"
                 attempt.event(now(), f"client gave up: no progress for {limit:g} s ({which} timeout)")
                 attempt.finish(now(), f"{error} ({which} timeout {limit:g} s) in {phase}", phase=phase, error=error)
                 raise getattr(core, error)("timed out")

@@ -1,6 +1,6 @@
 """The pytest fixtures: the network, and one fixture per scenario.
 
-Each scenario fixture activates ``claude_network`` with its scenario and returns the
+Each scenario fixture (one per scenario of the catalog, named like it) activates ``claude_network`` with its scenario and returns the
 scenario object, whose parameters can be changed before the first request, or set by
 indirect parametrization with a number (the main duration) or a dict of parameters::
 
@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .catalog import SCENARIOS
+
 if TYPE_CHECKING:
     from .network import SimulatedNetwork
-    from .scenarios import DnsFailure, ProxyCutoff, Scenario, SlowPrefill, StalledStream
+    from .scenarios import Scenario
 
-NETWORK_FIXTURES = frozenset(
-    {"claude_network", "slow_prefill", "stalled_stream", "proxy_cutoff", "dns_failure", "claude_timeout_scenario"}
-)
+NETWORK_FIXTURES = frozenset({"claude_network", "claude_timeout_scenario", *SCENARIOS})
+__all__ = ["NETWORK_FIXTURES", "claude_network", "claude_timeout_scenario", "horizon_of", *SCENARIOS]
 
 
 def horizon_of(config: pytest.Config) -> float:
@@ -48,35 +49,18 @@ def claude_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]
         yield network
 
 
-def _use(request: pytest.FixtureRequest, network: SimulatedNetwork, name: str) -> Any:
-    from .scenarios import SCENARIOS
+def _scenario_fixture(name: str, cls: type[Scenario]) -> Any:
+    def fixture(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> Scenario:
+        return claude_network.add(cls.from_param(getattr(request, "param", None)))
 
-    scenario: Scenario = SCENARIOS[name].from_param(getattr(request, "param", None))
-    return network.add(scenario)
-
-
-@pytest.fixture
-def slow_prefill(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> SlowPrefill:
-    """The API needs 75 s (``seconds``) before the first byte; streams ping every 10 s."""
-    return _use(request, claude_network, "slow_prefill")  # type: ignore[no-any-return]
+    fixture.__name__ = fixture.__qualname__ = name
+    fixture.__doc__ = cls.__doc__
+    return pytest.fixture(name=name)(fixture)
 
 
-@pytest.fixture
-def stalled_stream(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> StalledStream:
-    """A stream sends its opening events and 2 text deltas, then goes silent (``stall``)."""
-    return _use(request, claude_network, "stalled_stream")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def proxy_cutoff(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> ProxyCutoff:
-    """A proxy closes connections idle for 60 s (``idle``) in front of a 75 s API."""
-    return _use(request, claude_network, "proxy_cutoff")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def dns_failure(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> DnsFailure:
-    """The API host does not resolve on the first attempt (``attempts``; None: always)."""
-    return _use(request, claude_network, "dns_failure")  # type: ignore[no-any-return]
+# One fixture per scenario of the catalog, named as the scenario (slow_prefill, ...).
+for _name, _cls in SCENARIOS.items():
+    globals()[_name] = _scenario_fixture(_name, _cls)
 
 
 @pytest.fixture

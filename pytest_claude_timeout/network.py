@@ -133,7 +133,7 @@ class SimulatedNetwork:
         return render(self.attempts, [f"scenario: {described}"])
 
     # -- serving (called by the transport) ------------------------------------------------
-    def _begin(self, request: httpx.Request, core: str) -> tuple[Attempt, Iterator[Yielded]]:
+    def _begin(self, request: httpx.Request, core: str, *, sync: bool) -> tuple[Attempt, Iterator[Yielded]]:
         method, url, path = request.method, str(request.url), request.url.path
         now = self.clock.now()
         if not is_messages_call(method, path):
@@ -168,10 +168,15 @@ class SimulatedNetwork:
         self.attempts.append(attempt)
         attempt.event(now, "request sent")
         ctx = AttemptContext(
-            attempt.number, self._streams if api_request.stream else 0, api_request, request.url.host
+            attempt.number,
+            self._streams if api_request.stream else 0,
+            api_request,
+            request.url.host,
+            self.clock.datetime(),
         )
         steps = shape(self.api, self.scenarios, api_request, ctx)
-        return attempt, play(steps, attempt.timeouts, attempt, transport.core_module(core), self.clock.now)
+        core_module = transport.core_module(core)
+        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
 
     @contextlib.contextmanager
     def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:
@@ -191,7 +196,7 @@ class SimulatedNetwork:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
     def handle(self, request: httpx.Request, core: str) -> Any:
-        attempt, gen = self._begin(request, core)
+        attempt, gen = self._begin(request, core, sync=True)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
@@ -202,7 +207,7 @@ class SimulatedNetwork:
 
     async def ahandle(self, request: httpx.Request, core: str) -> Any:
         require_virtual_loop(f"{request.method} {request.url}")
-        attempt, gen = self._begin(request, core)
+        attempt, gen = self._begin(request, core, sync=False)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):

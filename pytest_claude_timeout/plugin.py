@@ -13,15 +13,8 @@ from typing import Any
 
 import pytest
 
-from .fixtures import (  # noqa: F401  (registered as fixtures by pytest)
-    NETWORK_FIXTURES,
-    claude_network,
-    claude_timeout_scenario,
-    dns_failure,
-    proxy_cutoff,
-    slow_prefill,
-    stalled_stream,
-)
+from .fixtures import *  # noqa: F403  (the fixtures, registered by pytest from this module)
+from .fixtures import NETWORK_FIXTURES
 from .marker import ID_PREFIX, MARKER, SCENARIO_FIXTURE, MarkerError, parse_marker
 
 _PASS_THROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, KeyboardInterrupt)

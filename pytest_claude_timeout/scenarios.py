@@ -9,6 +9,7 @@ then middleboxes on the path (proxies), then the client's side of the network (D
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,8 @@ class AttemptContext:
     """1-based count among streaming requests (0 for a non-streaming one)."""
     request: ApiRequest
     host: str
+    at: datetime
+    """The (virtual) wall-clock moment the request was sent, e.g. for ``retry-after`` dates."""
 
 
 class ScenarioError(ValueError):
@@ -243,6 +246,21 @@ class ProxyCutoff(Scenario):
         return cut_idle(steps, self.idle, self.status, self.server)
 
 
+PROXY_REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Time-out", 524: "A timeout occurred"}
+
+
+def error_page(status: int, server: str) -> list[Step]:
+    """The response a proxy or load balancer sends when it gives up on the upstream."""
+    page = wire.proxy_error_page(status, PROXY_REASONS.get(status, "Proxy Error"), server)
+    headers = (
+        ("server", server),
+        ("content-type", "text/html"),
+        ("content-length", str(len(page))),
+        ("connection", "keep-alive"),
+    )
+    return [Head(status, headers, f"from the proxy ({server})"), Data(page, "proxy error page")]
+
+
 def cut_idle(steps: list[Step], idle: float, status: int, server: str) -> list[Step]:
     """What a proxy with an idle cutoff forwards of ``steps``."""
     out: list[Step] = []
@@ -253,46 +271,52 @@ def cut_idle(steps: list[Step], idle: float, status: int, server: str) -> list[S
             if seen_head:
                 out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, "proxy closed the idle connection mid-body"))
             else:
-                reason = "Gateway Time-out" if status == 504 else "Proxy Error"
-                page = wire.proxy_error_page(status, reason, server)
-                headers = (
-                    ("server", server),
-                    ("content-type", "text/html"),
-                    ("content-length", str(len(page))),
-                    ("connection", "keep-alive"),
-                )
-                out += [Head(status, headers, f"from the proxy ({server})"), Data(page, "proxy error page")]
+                out += error_page(status, server)
             return out
         seen_head = seen_head or isinstance(step, Head)
         out.append(step)
     return out
 
 
+DNS_KINDS = {
+    # kind: (seconds until the resolver's answer, message, bounded by connect timeout in sync?)
+    "nxdomain": (0.02, "[Errno -2] Name or service not known"),
+    "no_resolver": (0.001, "[Errno -3] Temporary failure in name resolution"),
+    "resolver_timeout": (10.0, "[Errno -3] Temporary failure in name resolution"),
+}
+
+
 @dataclass
 class DnsFailure(Scenario):
     """The API host name does not resolve on the first ``attempts`` attempts (``None``:
-    never): the client sees a connection error with the platform's message."""
+    always): the client sees a connection error with the platform's (glibc) message.
+
+    ``kind``: ``nxdomain`` (the name does not exist, answered in 20 ms), ``no_resolver``
+    (no resolver reachable, fails at once), ``resolver_timeout`` (the resolver never
+    answers: glibc gives up after 2 tries x 5 s). A sync client resolves outside its connect
+    timeout (``socket.create_connection``) and waits the full 10 s; an async client resolves
+    inside it (anyio) and gets ``ConnectTimeout`` at the connect timeout.
+    """
 
     name: ClassVar[str] = "dns_failure"
     main: ClassVar[str] = "attempts"
     layer: ClassVar[int] = CLIENT_NETWORK
 
     attempts: int | None = 1
-    seconds: float = 0.02
-    message: str = "[Errno -2] Name or service not known"
-
-    def _durations(self) -> tuple[str, ...]:
-        return ("seconds",)
+    kind: str = "nxdomain"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
+        if self.kind not in DNS_KINDS:
+            raise ScenarioError(f"{self.name}: kind must be one of {sorted(DNS_KINDS)}, not {self.kind!r}")
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
         if self.attempts is not None and ctx.number > self.attempts:
             return steps
-        note = f"resolving {ctx.host}: name does not resolve"
-        return [Connect(self.seconds, note, error="ConnectError", message=self.message)]
+        seconds, message = DNS_KINDS[self.kind]
+        note = f"resolving {ctx.host}: {self.kind.replace('_', ' ')}"
+        return [Connect(seconds, note, error="ConnectError", message=message, resolving=True)]
 
 
 def shape(api: FakeApi, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> list[Step]:
@@ -305,17 +329,14 @@ def shape(api: FakeApi, scenarios: Sequence[Scenario], request: ApiRequest, ctx:
     return steps
 
 
-SCENARIOS: dict[str, type[Scenario]] = {
-    cls.name: cls for cls in (SlowPrefill, StalledStream, ProxyCutoff, DnsFailure)
-}
-
-
 def scenario_from_spec(spec: str | Scenario) -> Scenario:
     """``"slow_prefill"``, ``"proxy_cutoff:30"`` (the main parameter) or a Scenario instance."""
     if isinstance(spec, Scenario):
         return dataclasses.replace(spec)
     if not isinstance(spec, str):
         raise ScenarioError(f"a scenario is a name such as 'proxy_cutoff:30' or a Scenario object, not {spec!r}")
+    from .catalog import SCENARIOS
+
     name, _, value = spec.partition(":")
     cls = SCENARIOS.get(name.strip())
     if cls is None:

@@ -49,8 +49,20 @@ def describe_exception(exc: BaseException, limit: int = 160) -> str:
     return f"{name}: {text}" if text else name
 
 
-def judge(spec: MarkerSpec, exc: BaseException | None, elapsed: float) -> Verdict:
+def truncated_stream(attempts: Sequence[Attempt]) -> Attempt | None:
+    """The last streaming attempt, when it ended cleanly without ``message_stop``."""
+    streams = [a for a in attempts if a.stream]
+    last = streams[-1] if streams else None
+    if last is not None and last.phase == "done" and last.status == 200 and "message_stop" not in last.delivered:
+        return last
+    return None
+
+
+def judge(
+    spec: MarkerSpec, exc: BaseException | None, elapsed: float, attempts: Sequence[Attempt] = ()
+) -> Verdict:
     """The verdict on one test body run under one scenario."""
+    truncated = truncated_stream(attempts)
     shown = describe_exception(exc) if exc is not None else None
     if isinstance(exc, HorizonExceeded) and not (spec.expect and isinstance(exc, spec.expect)):
         verdict = Verdict(False, "horizon", str(exc), elapsed, shown)
@@ -77,6 +89,14 @@ def judge(spec: MarkerSpec, exc: BaseException | None, elapsed: float) -> Verdic
     else:
         verdict = Verdict(
             False, "wrong exception", f"expected {expect_names(spec.expect)}, got {shown}", elapsed, shown
+        )
+    if verdict.passed and exc is None and truncated is not None:
+        verdict = Verdict(
+            False,
+            "silent data loss",
+            f"the test body returned normally, but the last stream (attempt {truncated.number}) ended "
+            f"without message_stop after {len(truncated.delivered)} events: the client used a partial message",
+            elapsed,
         )
     if verdict.passed and spec.budget is not None and elapsed > spec.budget:
         verdict = Verdict(
@@ -107,6 +127,11 @@ def _secs(value: float | None) -> str:
 def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Verdict, budget: float | None) -> list[str]:
     """Explanations drawn from what happened, most specific first."""
     lines: list[str] = []
+    if isinstance(exc, ValueError) and "Streaming is required" in str(exc):
+        lines.append(
+            "the SDK's 10-minute non-streaming guard refused the call before any request: max_tokens "
+            "is too large for a non-streaming call without an explicit timeout. Stream it, or set a timeout."
+        )
     if not attempts:
         if not verdict.passed:
             lines.append(
@@ -123,12 +148,26 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
         read = first.timeouts.read
         longer = "no read timeout" if read is None else f"read timeout {read:g} s"
         kinds = "streaming" if first.stream else "non-streaming"
-        lines.append(
-            f"{longer} exceeds the proxy's {cut:g} s idle cutoff: a {kinds} call that sends nothing "
-            f"for {cut:g} s gets {first.status} from the proxy, on every attempt "
-            f"({len(proxied)} of {total} attempts got it). Stream the response (the API's pings keep "
-            f"the connection busy) or keep the call under {cut:g} s."
-        )
+        if any("deadline" in e.text for e in first.events):
+            lines.append(
+                f"the load balancer's {cut:g} s response deadline ends every call longer than that, even "
+                f"one that keeps streaming: {first.status} on {len(proxied)} of {total} attempts. Raise the "
+                "deadline (backend service timeout) or keep each call under it."
+            )
+        else:
+            lines.append(
+                f"{longer} exceeds the proxy's {cut:g} s idle cutoff: a {kinds} call that sends nothing "
+                f"for {cut:g} s gets {first.status} from the proxy, on every attempt "
+                f"({len(proxied)} of {total} attempts got it). Stream the response (the API's pings keep "
+                f"the connection busy) or keep the call under {cut:g} s."
+            )
+
+    for before, after in zip(attempts, attempts[1:]):
+        if before.status in (429, 529) and before.end is not None:
+            lines.append(
+                f"attempt {before.number} got {before.status} at {before.end:.3f} s; the client waited "
+                f"{after.start - before.end:.3f} s before attempt {after.number} (the SDK reads retry-after)."
+            )
 
     waited = [a for a in attempts if a.error == "ReadTimeout" and a.phase == "headers"]
     if waited:
@@ -159,6 +198,20 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
             f"{type_name(type(exc))} escaped from stream iteration after {len(last.delivered)} events "
             f"({cause}): the SDK does not retry failures after the stream started; catch it and "
             "restart the stream."
+        )
+
+    if exc is not None and getattr(exc, "status_code", None) == 200 and any("error" in a.delivered for a in attempts):
+        lines.append(
+            "an error event arrived inside the stream: the SDK raised it from the iteration as "
+            "APIStatusError with status 200 and does not retry it; catch it and retry the call."
+        )
+
+    truncated = truncated_stream(attempts)
+    if truncated is not None:
+        lines.append(
+            f"the stream of attempt {truncated.number} ended cleanly without message_stop after "
+            f"{len(truncated.delivered)} events: the SDK returns a partial message with stop_reason "
+            "None and no error; check stop_reason and retry."
         )
 
     horizon = [a for a in attempts if a.error == "HorizonExceeded"]

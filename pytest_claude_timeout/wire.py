@@ -123,3 +123,19 @@ def proxy_error_page(status: int, reason: str, server: str = "nginx") -> bytes:
         f"<center><h1>{title}</h1></center>\r\n<hr><center>{server}</center>\r\n"
         "</body>\r\n</html>\r\n"
     ).encode()
+
+
+def text_delta(text: str, index: int = 0) -> bytes:
+    return sse(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}},
+    )
+
+
+def error_event(kind: str, text: str) -> bytes:
+    """An ``error`` event inside a stream (e.g. ``overloaded_error``)."""
+    return sse("error", {"type": "error", "error": {"type": kind, "message": text}})
+
+
+def error_headers(request_id: str, body: bytes, extra: Mapping[str, str] = {}) -> Headers:
+    return api_headers(request_id, "application/json", {"content-length": str(len(body)), **extra})
