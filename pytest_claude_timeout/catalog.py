@@ -412,12 +412,24 @@ class ForceFailure(Scenario):
         return [Connect(2 * self.rtt, "TCP and TLS handshakes (2 round trips)"), *steps[:at], Idle(self.rtt, "first byte (1 round trip)"), *steps[at:]]
 
 
+@dataclass
+class PoolExhaustion(SlowPrefill):
+    """Slow answers (``seconds`` each, 30 s by default) for more concurrent calls than the
+    client's connection limit (``httpx.Limits(max_connections=...)``): the calls past the
+    limit wait for a free connection up to the pool timeout, then fail with ``PoolTimeout``
+    (async clients; the network enforces each pool's limit as httpcore does)."""
+
+    name: ClassVar[str] = "pool_exhaustion"
+    seconds: float = 30.0
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     cls.name: cls
     for cls in (
         SlowPrefill, StalledStream, ProxyCutoff, DnsFailure, LongGeneration, AwsAlb, Cloudflare,
         GcpLoadBalancer, ConnectTimeout, ConnectionRefused, ServerDisconnect, ConnectionReset,
         TruncatedStream, LongSilence, RateLimited, RetryAfterExtreme, Overloaded, SlowUpload, ForceFailure,
+        PoolExhaustion,
     )
 }
 """Every scenario by its name: the fixture names and the marker's scenario names."""

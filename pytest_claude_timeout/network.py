@@ -14,6 +14,8 @@ Usable without pytest::
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import http
 import random
@@ -59,6 +61,7 @@ class SimulatedNetwork:
         """Requests nobody serves (``METHOD URL``); each also raised :class:`UnhandledRequest`."""
         self.active = False
         self._streams = 0
+        self._pools = _Pools()
         for scenario in scenarios:
             self.add(scenario)
 
@@ -191,6 +194,7 @@ class SimulatedNetwork:
         finally:
             if attempt.finished:
                 gen.close()  # type: ignore[attr-defined]
+                self._pools.release(attempt)
 
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
@@ -205,9 +209,10 @@ class SimulatedNetwork:
                 self.clock.sleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
 
-    async def ahandle(self, request: httpx.Request, core: str) -> Any:
+    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
         require_virtual_loop(f"{request.method} {request.url}")
         attempt, gen = self._begin(request, core, sync=False)
+        await self._pools.acquire(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
@@ -246,6 +251,7 @@ class _Body:
             self.attempt.event(now, "client closed the response")
             self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
         self.gen.close()  # type: ignore[attr-defined]
+        self.network._pools.release(self.attempt)
 
     async def aclose(self) -> None:
         self.close()
@@ -264,3 +270,62 @@ def _response(core: str, head: Head, body: _Body) -> Any:
     )
 
 
+
+
+class _Pools:
+    """The connection limit of each async connection pool, as httpcore enforces it.
+
+    The mocked pools never open connections, so the network keeps the count: an attempt
+    holds a slot from its start until its response is finished or closed; one that finds
+    the pool full waits up to the pool timeout, then fails with ``PoolTimeout``.
+    """
+
+    def __init__(self) -> None:
+        self.busy: dict[int, int] = {}
+        self.waiters: dict[int, collections.deque[asyncio.Future[None]]] = {}
+        self.held: dict[int, int] = {}  # attempt number -> pool id
+
+    async def acquire(self, pool: Any, attempt: Attempt, core: str, clock: Any) -> None:
+        limit = getattr(pool, "_max_connections", None)
+        if not isinstance(limit, int):
+            return
+        key = id(pool)
+        if self.busy.get(key, 0) < limit:
+            self.busy[key] = self.busy.get(key, 0) + 1
+            self.held[attempt.number] = key
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(key, collections.deque()).append(waiter)
+        started = clock.now()
+        attempt.event(started, f"pool full ({limit} connections): waiting for a free connection")
+        wait = attempt.timeouts.pool
+        bound = clock.horizon - started if wait is None else min(wait, clock.horizon - started)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), bound)
+        except asyncio.TimeoutError:
+            waiter.cancel()
+            clock.now()
+            if wait is None or wait > bound:
+                raise HorizonExceeded(
+                    f"{attempt.method} {attempt.url}: the client would wait forever for a pooled connection "
+                    "(no pool timeout); the simulation stopped it at the virtual horizon",
+                    waited=float("inf"),
+                    forever=True,
+                ) from None
+            attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)")
+            attempt.finish(clock.now(), f"PoolTimeout (pool timeout {wait:g} s) in connect", phase="connect", error="PoolTimeout")
+            raise transport.core_module(core).PoolTimeout("timed out") from None
+        self.held[attempt.number] = key
+        attempt.event(clock.now(), "got a connection from the pool")
+
+    def release(self, attempt: Attempt) -> None:
+        key = self.held.pop(attempt.number, None)
+        if key is None:
+            return
+        queue = self.waiters.get(key)
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes to the next waiter
+                return
+        self.busy[key] -= 1

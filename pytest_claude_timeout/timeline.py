@@ -117,7 +117,10 @@ def render(attempts: Sequence[Attempt], header: Sequence[str] = ()) -> str:
     for a in attempts:
         if previous is not None and previous.end is not None:
             gap = a.start - previous.end
-            lines.append(f"    ... {gap:.3f} s until the next attempt (client backoff or own code)")
+            if gap >= 0:
+                lines.append(f"    ... {gap:.3f} s until the next attempt (client backoff or own code)")
+            else:
+                lines.append("    ... (the next attempt ran concurrently)")
         end = "open" if a.end is None else f"{a.end:.3f}"
         kind = "streaming" if a.stream else "non-streaming"
         retry = "?" if a.retry_count is None else a.retry_count

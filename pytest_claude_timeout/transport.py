@@ -24,7 +24,7 @@ CORE_MODULES = ("httpcore", "httpcore2")
 class Handler(Protocol):
     def handle(self, request: httpx.Request, core: str) -> Any: ...
 
-    async def ahandle(self, request: httpx.Request, core: str) -> Any: ...
+    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any: ...
 
 
 _active: list[Handler] = []
@@ -48,7 +48,7 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
 
         @classmethod
         async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
-            return await _active[-1].ahandle(httpx_request, core)
+            return await _active[-1].ahandle(httpx_request, core, kwargs.get("instance"))
 
     StackMocker.__name__ = StackMocker.__qualname__ = f"{core.capitalize()}NetworkMocker"
     return StackMocker

@@ -188,6 +188,15 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
             f"max_retries allowed {total - 1} retr{'y' if total == 2 else 'ies'} here."
         )
 
+    pooled = [a for a in attempts if a.error == "PoolTimeout"]
+    if pooled:
+        lines.append(
+            f"{len(pooled)} of {total} attempts found the connection pool full and gave up after the pool "
+            f"timeout ({_secs(pooled[0].timeouts.pool)}): more concurrent calls than the client's "
+            "max_connections while answers are slow. Raise the limit, lower the concurrency, or allow a "
+            "longer pool timeout."
+        )
+
     mid = [a for a in attempts if a.phase == "body" and a.error and a.error != "HorizonExceeded"]
     if mid and exc is not None and is_raw_stack_error(exc):
         last = mid[-1]
