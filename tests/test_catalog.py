@@ -1,0 +1,175 @@
+"""The scenario catalog against the real SDK of the installed line, sync and async,
+streaming and not: what the client sees, how many attempts, and the virtual time taken."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import pytest
+
+import pytest_claude_timeout as pct
+
+SDK_MAJOR = int(anthropic.__version__.split(".")[0])
+STACK: Any = pytest.importorskip("httpx2" if SDK_MAJOR >= 1 else "httpx")
+REQUEST = dict(model="claude-opus-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
+
+OK = "ok"
+PARTIAL = "partial"  # a message came back with stop_reason None
+
+# (scenario, streaming?, outcome, attempts, (min, max) virtual seconds)
+CASES: list[tuple[pct.Scenario, bool, Any, int, tuple[float, float]]] = [
+    (pct.LongGeneration(), False, OK, 1, (81, 81)),
+    (pct.LongGeneration(), True, OK, 1, (81, 81)),
+    (pct.AwsAlb(), False, anthropic.InternalServerError, 3, (181, 182)),
+    (pct.AwsAlb(), True, OK, 1, (75, 75)),
+    (pct.Cloudflare(upstream=120), False, anthropic.APIStatusError, 3, (301, 302)),
+    (pct.Cloudflare(), True, OK, 1, (75, 75)),
+    (pct.GcpLoadBalancer(), False, anthropic.InternalServerError, 3, (91, 92)),
+    (pct.GcpLoadBalancer(), True, STACK.RemoteProtocolError, 1, (30, 30)),
+    (pct.ConnectTimeout(), False, OK, 2, (5.3, 5.5)),
+    (pct.ConnectTimeout(attempts=None), True, anthropic.APITimeoutError, 3, (16, 16.5)),
+    (pct.ConnectionRefused(), False, OK, 2, (0.3, 0.6)),
+    (pct.ServerDisconnect(), True, OK, 2, (0.3, 0.6)),
+    (pct.ConnectionReset(), False, OK, 2, (0.3, 0.6)),
+    (pct.ConnectionReset(), True, STACK.ReadError, 1, (0, 0)),
+    (pct.TruncatedStream(), True, PARTIAL, 1, (0, 0)),
+    (pct.LongSilence(), True, OK, 1, (330, 330)),
+    (pct.RateLimited(retry_after=5), False, OK, 2, (5, 5)),
+    (pct.RateLimited(retry_after=None, retry_after_ms=1500), True, OK, 2, (1.5, 1.5)),
+    (pct.RateLimited(retry_after=30, http_date=True), False, OK, 2, (29, 31)),
+    (pct.Overloaded(), False, OK, 2, (0.3, 0.6)),
+    (pct.Overloaded(where="stream"), True, anthropic.APIStatusError, 1, (0, 0)),
+    (pct.SlowUpload(rate=10, extra_bytes=10_000), False, anthropic.APITimeoutError, 3, (1801, 1802)),
+    (pct.DnsFailure(kind="no_resolver", attempts=None), False, anthropic.APIConnectionError, 3, (1, 1.6)),
+]
+
+
+def _id(case: tuple[Any, ...]) -> str:
+    scenario, stream = case[0], case[1]
+    return f"{scenario.label()}-{'stream' if stream else 'plain'}"
+
+
+def call(network: pct.SimulatedNetwork, stream: bool, is_async: bool, **options: Any) -> Any:
+    """One messages call through the real SDK; returns the message or the exception."""
+
+    def sync() -> Any:
+        client = anthropic.Anthropic(api_key="sk-test", **options)
+        if stream:
+            with client.messages.stream(**REQUEST) as s:
+                return s.get_final_message()
+        return client.messages.create(**REQUEST)
+
+    async def run_async() -> Any:
+        client = anthropic.AsyncAnthropic(api_key="sk-test", **options)
+        if stream:
+            async with client.messages.stream(**REQUEST) as s:
+                return await s.get_final_message()
+        return await client.messages.create(**REQUEST)
+
+    try:
+        return network.run(run_async()) if is_async else sync()
+    except BaseException as exc:  # the outcome under test
+        return exc
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_catalog_case(case: tuple[Any, ...], is_async: bool) -> None:
+    scenario, stream, outcome, attempts, (low, high) = case
+    with pct.SimulatedNetwork(scenario, seed="catalog") as network:
+        result = call(network, stream, is_async)
+    if outcome is OK:
+        assert isinstance(result, anthropic.types.Message), result
+        assert result.stop_reason == "end_turn"
+    elif outcome is PARTIAL:
+        assert isinstance(result, anthropic.types.Message), result
+        assert result.stop_reason is None
+    else:
+        assert isinstance(result, outcome), repr(result)
+    assert len(network.attempts) == attempts, network.timeline()
+    assert low - 1e-6 <= network.elapsed <= high + 1e-6, network.timeline()
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_retry_after_of_days(is_async: bool) -> None:
+    """0.x ignores a retry-after over 60 s (normal backoff); 1.x and later wait it out,
+    which the network stops at the horizon."""
+    with pct.SimulatedNetwork(pct.RetryAfterExtreme(), horizon=3600) as network:
+        result = call(network, False, is_async)
+    if SDK_MAJOR >= 1:
+        assert isinstance(result, pct.HorizonExceeded)
+        assert network.elapsed == pytest.approx(3600)
+    else:
+        assert isinstance(result, anthropic.types.Message)
+        assert network.elapsed < 2
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_resolver_that_never_answers(is_async: bool) -> None:
+    """A sync client resolves outside its connect timeout and waits glibc's 10 s; an async
+    one resolves inside it and gets ConnectTimeout at the connect timeout (5 s)."""
+    with pct.SimulatedNetwork(pct.DnsFailure(kind="resolver_timeout"), seed=1) as network:
+        result = call(network, False, is_async, max_retries=0)
+    first = network.attempts[0]
+    if is_async:
+        assert isinstance(result, anthropic.APITimeoutError)
+        assert (first.error, first.elapsed) == ("ConnectTimeout", 5.0)
+    else:
+        assert isinstance(result, anthropic.APIConnectionError)
+        assert (first.error, first.elapsed) == ("ConnectError", 10.0)
+
+
+def test_force_failure_fails_in_the_connect_phase() -> None:
+    with pct.SimulatedNetwork(pct.ForceFailure(rtt=0.05), seed=1) as network:
+        result = call(network, False, False, timeout=0.001, max_retries=0)
+    assert isinstance(result, anthropic.APITimeoutError)
+    assert network.attempts[0].error == "ConnectTimeout"
+    assert network.elapsed == pytest.approx(0.001)
+
+
+def test_pool_exhaustion_gives_pool_timeouts() -> None:
+    import asyncio
+
+    limits = STACK.Limits(max_connections=2)
+
+    async def five(network: pct.SimulatedNetwork) -> list[str]:
+        client = anthropic.AsyncAnthropic(
+            api_key="sk-test",
+            max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(limits=limits),
+            timeout=anthropic.Timeout(60, pool=10),
+        )
+
+        async def one() -> str:
+            try:
+                await client.messages.create(**REQUEST)
+                return "ok"
+            except anthropic.APITimeoutError:
+                return "timeout"
+
+        return await asyncio.gather(*[one() for _ in range(5)])
+
+    with pct.SimulatedNetwork(pct.PoolExhaustion(), seed=1) as network:
+        results = network.run(five(network))
+    assert sorted(results) == ["ok", "ok", "timeout", "timeout", "timeout"]
+    assert [a.error for a in network.attempts].count("PoolTimeout") == 3
+    assert network.elapsed == pytest.approx(30)
+
+
+def test_https_proxy_traffic_is_intercepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    with pct.SimulatedNetwork(pct.ProxyCutoff(idle=30), seed=1) as network:
+        result = call(network, False, False, max_retries=0)
+    assert isinstance(result, anthropic.APIStatusError) and result.status_code == 504
+    assert network.elapsed == pytest.approx(30)
+
+
+def test_every_catalog_scenario_has_a_fixture_and_a_marker_name() -> None:
+    from pytest_claude_timeout import fixtures
+
+    for name, cls in pct.SCENARIOS.items():
+        assert cls.name == name
+        assert hasattr(fixtures, name)
+        assert isinstance(pct.scenario_from_spec(name), cls)
+        assert (cls.__doc__ or "").strip()
