@@ -27,7 +27,7 @@ class ApiRequest:
 
     @property
     def model(self) -> str:
-        return str(self.body.get("model") or "claude-opus-4-5")
+        return str(self.body.get("model") or "claude-sonnet-4-6")
 
     @property
     def input_tokens(self) -> int:

@@ -18,7 +18,7 @@ from .fixtures import horizon_of
 from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec
 from .scenarios import Scenario, scenario_from_spec
 
-AUDIT_MODEL = "claude-opus-4-5"
+AUDIT_MODEL = "claude-sonnet-4-6"
 AUDIT_PROMPT = [{"role": "user", "content": "Summarize the incident report in three bullet points."}]
 PLACEHOLDER_KEY = "sk-ant-simulated-key"
 CALLS = ("non-streaming", "streaming")

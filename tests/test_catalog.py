@@ -12,7 +12,7 @@ import pytest_claude_timeout as pct
 
 SDK_MAJOR = int(anthropic.__version__.split(".")[0])
 STACK: Any = pytest.importorskip("httpx2" if SDK_MAJOR >= 1 else "httpx")
-REQUEST = dict(model="claude-opus-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
+REQUEST = dict(model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
 
 OK = "ok"
 PARTIAL = "partial"  # a message came back with stop_reason None
