@@ -267,6 +267,16 @@ def test_gateway_base_url_is_served(call: Any) -> None:
     assert net.unhandled == []
 
 
+def test_base_url_from_the_environment_is_served(call: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://llm-proxy.internal:8080")
+    with pct.SimulatedNetwork(pct.ProxyCutoff(idle=30)) as net:
+        with pytest.raises(anthropic.InternalServerError):
+            call(net, max_retries=0)
+    assert [a.url for a in net.attempts] == ["http://llm-proxy.internal:8080/v1/messages"]
+    assert net.attempts[0].status == 504
+    assert net.unhandled == []
+
+
 # -- scenario parameters ----------------------------------------------------------------
 
 
