@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "SimulatedNetwork": "network",
+    "FaultServer": "server",
     "VirtualClock": "clock",
     "Scenario": "scenarios",
     "ScenarioError": "scenarios",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from .clock import VirtualClock
     from .errors import HorizonExceeded, SimulationError, UnhandledRequest
     from .network import SimulatedNetwork
+    from .server import FaultServer
     from .catalog import (
         SCENARIOS,
         AwsAlb,

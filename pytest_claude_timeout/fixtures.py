@@ -22,9 +22,10 @@ from .catalog import SCENARIOS
 if TYPE_CHECKING:
     from .network import SimulatedNetwork
     from .scenarios import Scenario
+    from .server import FaultServer
 
 NETWORK_FIXTURES = frozenset({"claude_network", "claude_timeout_scenario", *SCENARIOS})
-__all__ = ["NETWORK_FIXTURES", "claude_network", "claude_timeout_scenario", "horizon_of", *SCENARIOS]
+__all__ = ["NETWORK_FIXTURES", "claude_fault_server", "claude_network", "claude_timeout_scenario", "horizon_of", *SCENARIOS]
 
 
 def horizon_of(config: pytest.Config) -> float:
@@ -75,3 +76,28 @@ def claude_timeout_scenario(request: pytest.FixtureRequest, claude_network: Simu
             "or a scenario fixture such as slow_prefill"
         )
     return claude_network.add(dataclasses.replace(param))
+
+
+@pytest.fixture
+def claude_fault_server(request: pytest.FixtureRequest) -> Iterator[FaultServer]:
+    """The fault server: the fake API and its scenarios over real sockets on 127.0.0.1,
+    in real time scaled by ``time_scale`` (default 0.01: 1 scenario second = 10 ms).
+
+    For clients the in-process network cannot reach (a subprocess, a service, another
+    language's SDK). Point the client at ``claude_fault_server.base_url`` and scale its
+    timeouts by ``claude_fault_server.time_scale``; ``claude_fault_server.attempts`` lists
+    what the server saw (scenario seconds). Healthy by default; parametrize it indirectly
+    with a scenario spec (``"proxy_cutoff:30"``), a Scenario, a list of them, or a dict
+    ``{"scenarios": [...], "time_scale": 0.02, "resolver": False}``.
+    """
+    from .server import FaultServer
+
+    param = getattr(request, "param", None)
+    options: dict[str, Any] = dict(param) if isinstance(param, dict) else {"scenarios": param}
+    scenarios = options.pop("scenarios", None)
+    if scenarios is None:
+        scenarios = []
+    elif not isinstance(scenarios, (list, tuple)):
+        scenarios = [scenarios]
+    with FaultServer(*scenarios, **options) as server:
+        yield server

@@ -1,0 +1,361 @@
+"""The fault server: the fake Anthropic API and its scenarios over real sockets on loopback.
+
+The in-process network (``network.py``) reaches only the SDK inside the test's process.
+A subprocess, a service under test or another language's SDK needs a real server: this
+one plays the very same scenario objects, step by step (``scenarios.shape``), over TCP on
+127.0.0.1, in real time scaled by ``time_scale`` (0.01: one scenario second is 10 ms),
+so that a 75-second prefill takes 0.75 s. Point the client at :attr:`FaultServer.base_url`
+and scale its timeouts by the same factor::
+
+    with FaultServer("slow_prefill:75", time_scale=0.01) as server:
+        client = anthropic.Anthropic(base_url=server.base_url, api_key="sk-ant-test",
+                                     timeout=anthropic.Timeout(60 * 0.01, connect=5 * 0.01))
+        ...
+    print(server.timeline())
+
+It plays the far side only: the real client applies its own timeouts (the server watches
+the socket and notes when the client gives up). Attempts are recorded as the simulated
+network records them (``timeline.Attempt``), with times in scenario seconds since the
+server started; what the server cannot know (an exception inside the client) is left out:
+``error`` names only failures the server caused (``RemoteProtocolError`` for a close,
+``ReadError`` for a reset, ``ConnectError`` ... at name resolution).
+
+Failures before the connection exists (DNS failures, refused connections, handshakes that
+never complete) happen before any byte reaches a server. They are played at the only moment
+the server hears from such a client: when it resolves the API host name through the
+server's own DNS stub (``resolver=True``, see ``resolver.py`` and ``sandbox.py``). A
+scenario that needs a round-trip time on the wire (``force_failure`` with ``rtt > 0``)
+cannot be played on loopback and is refused with a reason.
+
+The server binds to loopback only and refuses any other address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from .api import ApiRequest, FakeApi, is_messages_call
+from .connection import ClientGone, Connection, Incoming
+from .errors import SimulationError
+from .exchange import Connect, Data, Head, Upload
+from .scenarios import AttemptContext, Scenario, ScenarioError, scenario_from_spec, shape
+from .timeline import Attempt, Timeouts, render
+from .wire import error_headers, not_found_body
+
+if TYPE_CHECKING:
+    from .resolver import Resolver
+
+DEFAULT_TIME_SCALE = 0.01
+
+
+def loopback_host(host: str) -> str:
+    """``host`` if it is a loopback address (``localhost`` means 127.0.0.1); else refuse:
+    the fault server never listens where another machine could reach it."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"the fault server binds to a loopback address (127.0.0.1, ::1), not {host!r}") from None
+    if not address.is_loopback:
+        raise ValueError(f"the fault server binds to loopback only; {host} is not a loopback address")
+    return str(address)
+
+
+def parse_spec(spec: Scenario | str) -> Scenario:
+    """A scenario from an object or a spec: ``"name"``, ``"name:number"`` (its main
+    parameter, as everywhere) or ``"name:key=value,key=value"`` (any parameters; values are
+    numbers, ``none``, ``true``/``false`` or text), e.g. ``dns_failure:kind=resolver_timeout``."""
+    if isinstance(spec, str) and "=" in spec.partition(":")[2]:
+        from .catalog import SCENARIOS
+
+        name, _, rest = spec.partition(":")
+        cls = SCENARIOS.get(name.strip())
+        if cls is None:
+            return scenario_from_spec(name)  # raises the usual "unknown scenario" error
+        params: dict[str, object] = {}
+        for item in rest.split(","):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ScenarioError(f"{spec!r}: expected key=value, not {item!r}")
+            params[key.strip()] = _value(value.strip())
+        return cls.from_param(params)
+    return scenario_from_spec(spec)
+
+
+def _value(text: str) -> object:
+    lowered = text.lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host: str) -> Connect | None:
+    """The first ``Connect`` step the scenarios give attempt ``number`` (``None``: the
+    connection is made at once). It does not depend on the request, which does not exist
+    yet when a connection is made: it is shaped for a placeholder request."""
+    request = ApiRequest("POST", f"http://{host}/v1/messages", "/v1/messages", {})
+    ctx = AttemptContext(number, 0, request, host, datetime.now(timezone.utc))
+    steps = shape(FakeApi(text=api.text), scenarios, request, ctx)
+    return next((s for s in steps if isinstance(s, Connect)), None)
+
+
+def _needs_resolver(scenarios: Sequence[Scenario], api: FakeApi) -> list[str]:
+    """Names of the scenarios that act before the connection exists."""
+    names = []
+    for scenario in scenarios:
+        step = connect_step([scenario], api, 1, "127.0.0.1")
+        if step is None:
+            continue
+        if step.error is None and not math.isinf(step.seconds):
+            raise ScenarioError(
+                f"{scenario.describe()} cannot be played on real sockets: it needs a round-trip "
+                "time on the wire, which a server on loopback cannot add (the kernel completes "
+                "the TCP handshake). Use the simulated network for it."
+            )
+        names.append(scenario.name)
+    return names
+
+
+class FaultServer:
+    """The fake API and its scenarios on a real socket on loopback (see the module doc)."""
+
+    def __init__(
+        self,
+        *scenarios: Scenario | str,
+        time_scale: float = DEFAULT_TIME_SCALE,
+        api: FakeApi | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        resolver: bool = False,
+    ) -> None:
+        if isinstance(time_scale, bool) or not (isinstance(time_scale, (int, float)) and 0 < time_scale < math.inf):
+            raise ValueError(f"time_scale must be a positive number (real seconds per scenario second), not {time_scale!r}")
+        self.host = loopback_host(host)
+        self.port = port
+        self.time_scale = float(time_scale)
+        self.api = api or FakeApi()
+        self.scenarios: list[Scenario] = [parse_spec(s) for s in scenarios]
+        self.attempts: list[Attempt] = []
+        """Every request that reached the server (and every connection the resolver failed),
+        in order; times in scenario seconds since :meth:`start`."""
+        self.unhandled: list[str] = []
+        """Requests the fake API does not serve (``METHOD URL``), answered 404."""
+        early = _needs_resolver(self.scenarios, self.api)
+        if early and not resolver:
+            raise ScenarioError(
+                f"{', '.join(early)} act(s) before the connection exists: the fault server plays "
+                "them when the client resolves the API host name through its DNS stub. Use "
+                "FaultServer(..., resolver=True) and a client that resolves through it "
+                "(pytest_claude_timeout.sandbox)."
+            )
+        self.resolver: Resolver | None = None
+        if resolver:
+            from .resolver import Resolver
+
+            self.resolver = Resolver(self)
+        self._lock = threading.Lock()
+        self._streams = 0
+        self._stopping = threading.Event()
+        self._listener: socket.socket | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._threads: list[threading.Thread] = []
+        self._connections: set[Connection] = set()
+        self._moments: dict[int, datetime] = {}
+        self._t0 = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``: the client's ``base_url`` (once started)."""
+        if self._listener is None:
+            raise SimulationError("the fault server has no URL until it is started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def elapsed(self) -> float:
+        """Scenario seconds since the server started."""
+        return self.scenario_time(time.monotonic())
+
+    def scenario_time(self, monotonic: float) -> float:
+        return (monotonic - self._t0) / self.time_scale
+
+    def start(self) -> FaultServer:
+        if self._listener is not None:
+            raise SimulationError("this FaultServer is running already")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.host, self.port))
+            listener.listen(128)
+        except BaseException:
+            listener.close()
+            raise
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._t0 = time.monotonic()
+        if self.resolver is not None:
+            try:
+                self.resolver.start()
+            except BaseException:
+                self.stop()
+                raise
+        self._spawn(self._accept_loop, "accept")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: every open connection is closed and every thread joined."""
+        if self._listener is None or self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake_w.send(b"x")
+        if self.resolver is not None:
+            self.resolver.stop()
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+        self._listener.close()
+        with self._lock:
+            for conn in list(self._connections):
+                conn.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- reporting -----------------------------------------------------------------------
+    def timeline(self) -> str:
+        """The attempts as text (scenario seconds since the server started)."""
+        described = ", ".join(s.describe() for s in self.scenarios) or "healthy network"
+        scale = f"time scale {self.time_scale:g}: 1 scenario second = {self.time_scale * 1000:g} ms"
+        where = self.base_url if self._listener is not None else "fault server (not started)"
+        return render(self.attempts, [f"fault server {where} ({scale})", f"scenario: {described}"])
+
+    # -- serving ---------------------------------------------------------------------------
+    def _spawn(self, target: object, name: str, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=f"fault-server-{name}", daemon=True)  # type: ignore[arg-type]
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        import selectors
+
+        assert self._listener is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ, "accept")
+            selector.register(self._wake_r, selectors.EVENT_READ, "stop")
+            while not self._stopping.is_set():
+                for key, _ in selector.select():
+                    if key.data == "stop":
+                        return
+                    try:
+                        sock, _ = self._listener.accept()
+                    except OSError:
+                        continue
+                    sock.setblocking(False)
+                    conn = Connection(self, sock)
+                    with self._lock:
+                        self._connections.add(conn)
+                    self._spawn(self._serve, "connection", conn)
+
+    def _serve(self, conn: Connection) -> None:
+        incoming: Incoming | None = None
+        try:
+            while not self._stopping.is_set():
+                incoming = conn.read_request()
+                if incoming is None or not self._respond(conn, incoming):
+                    break
+        except ClientGone:
+            if incoming is not None and incoming.attempt is not None:
+                attempt = incoming.attempt
+                attempt.event(self.elapsed, "client closed the connection")
+                phase = "body" if attempt.status is not None else "headers"
+                attempt.finish(self.elapsed, f"client closed the connection in {phase}", phase=phase)
+        except Exception as exc:  # a bug of the server: say it in the timeline, close
+            if incoming is not None and incoming.attempt is not None:
+                incoming.attempt.finish(self.elapsed, f"server error: {exc!r}", phase="headers", error="ServerError")
+            raise
+        finally:
+            with self._lock:
+                self._connections.discard(conn)
+            conn.close()
+
+    def _attempt_started(self, incoming: Incoming) -> float:
+        """Record the attempt whose request head just arrived; returns the real seconds its
+        body upload must take (a slow uplink), 0 for none."""
+        path = incoming.target.split("?", 1)[0]
+        url = f"http://{incoming.headers.get('host', self.host)}{incoming.target}"
+        if not is_messages_call(incoming.method, path):
+            return 0.0
+        retry = incoming.headers.get("x-stainless-retry-count", "")
+        read = incoming.headers.get("x-stainless-read-timeout") or incoming.headers.get("x-stainless-timeout")
+        with self._lock:
+            for scenario in self.scenarios:
+                scenario.lock()
+            attempt = Attempt(
+                number=len(self.attempts) + 1,
+                method=incoming.method,
+                url=url,
+                stream=False,
+                retry_count=int(retry) if retry.isdigit() else None,
+                timeouts=Timeouts(None, self._scenario_seconds(read), None, None),
+                start=self.scenario_time(incoming.received),
+            )
+            self.attempts.append(attempt)
+        attempt.event(attempt.start, "request received")
+        incoming.attempt = attempt
+        size = int(incoming.headers.get("content-length") or 0)
+        provisional = ApiRequest(incoming.method, url, path, {}, size)
+        steps = shape(FakeApi(text=self.api.text), self.scenarios, provisional, self._context(attempt, provisional, 0))
+        upload = sum(s.seconds for s in steps if isinstance(s, Upload))
+        if upload:
+            attempt.event(attempt.start, f"reading the request body over {upload:g} s (slow uplink)")
+        return upload * self.time_scale
+
+    def _scenario_seconds(self, value: str | None) -> float | None:
+        try:
+            return None if value is None else float(value) / self.time_scale
+        except ValueError:
+            return None
+
+    def _context(self, attempt: Attempt, request: ApiRequest, stream_number: int) -> AttemptContext:
+        host = request.url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        moment = self._moments.setdefault(attempt.number, datetime.now(timezone.utc))
+        return AttemptContext(attempt.number, stream_number, request, host, moment)
+
+    def _respond(self, conn: Connection, incoming: Incoming) -> bool:
+        attempt = incoming.attempt
+        path = incoming.target.split("?", 1)[0]
+        if attempt is None:
+            self.unhandled.append(f"{incoming.method} {incoming.target}")
+            body = not_found_body(incoming.method, path)
+            scratch = Attempt(0, incoming.method, incoming.target, False, None, Timeouts(None, None, None, None), 0.0)
+            steps = [Head(404, error_headers("req_unhandled", body)), Data(body, "error body")]
+            return conn.play(steps, scratch, lambda: self.elapsed, datetime.now(timezone.utc))
+        request = ApiRequest.parse(incoming.method, attempt.url, path, incoming.body)
+        with self._lock:
+            attempt.stream = request.stream
+            if request.stream:
+                self._streams += 1
+            ctx = self._context(attempt, request, self._streams if request.stream else 0)
+            steps = shape(self.api, self.scenarios, request, ctx)
+        return conn.play(steps, attempt, lambda: self.elapsed, ctx.at)
