@@ -5,24 +5,23 @@ representative call, non-streaming and streaming, under every standard scenario.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
-import inspect
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from .evaluation import attach_record, evaluate
+from .evaluation import conclude, pass_through
 from .fixtures import horizon_of
-from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec
+from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec, standard_labels
 from .scenarios import Scenario, scenario_from_spec
 
 AUDIT_MODEL = "claude-sonnet-4-6"
 AUDIT_PROMPT = [{"role": "user", "content": "Summarize the incident report in three bullet points."}]
 PLACEHOLDER_KEY = "sk-ant-simulated-key"
 CALLS = ("non-streaming", "streaming")
-_PASS_THROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, KeyboardInterrupt)
 
 
 @contextlib.contextmanager
@@ -78,46 +77,44 @@ class ClientAudit(pytest.Collector):
             build_client(self.spec, load_factory(self.spec))
         except ValueError as exc:
             raise self.CollectError(f"claude_timeout_clients: bad client factory {self.spec}: {exc}") from None
+        scenarios = [scenario_from_spec(s) for s in STANDARD_SCENARIOS]
         return [
-            ClientAuditItem.from_parent(self, name=f"{call}[{ID_PREFIX}{scenario.label()}]", call=call, scenario=scenario)
+            ClientAuditItem.from_parent(self, name=f"{call}[{ID_PREFIX}{label}]", call=call, scenario=scenario, label=label)
             for call in CALLS
-            for scenario in (scenario_from_spec(s) for s in STANDARD_SCENARIOS)
+            for scenario, label in zip(scenarios, standard_labels())
         ]
 
 
 class ClientAuditItem(pytest.Item):
     """Builds the client from its factory and makes one representative call."""
 
-    def __init__(self, *, call: str, scenario: Scenario, **kwargs: Any) -> None:
+    def __init__(self, *, call: str, scenario: Scenario, label: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.call, self.scenario = call, scenario
+        self.call, self.scenario, self.label = call, scenario, label
         self.add_marker(MARKER)
 
     def runtest(self) -> None:
+        import anthropic
+
         from .network import SimulatedNetwork
 
         assert isinstance(self.parent, ClientAudit)
         spec = self.parent.spec
-        network = SimulatedNetwork(self.scenario, horizon=horizon_of(self.config), seed=self.nodeid)
+        network = SimulatedNetwork(horizon=horizon_of(self.config), seed=self.nodeid)
+        scenario = network.add(dataclasses.replace(self.scenario))
         exc: BaseException | None = None
         with network:
             client = build_client(spec, load_factory(spec))
             try:
-                if inspect.iscoroutinefunction(client.messages.create):
+                if isinstance(client, anthropic.AsyncAnthropic):
                     network.run(self._acall(client))
                 else:
                     self._call(client)
-            except _PASS_THROUGH:
+            except pass_through():
                 raise
             except BaseException as error:  # judged below, whatever it is
                 exc = error
-        record, failure = evaluate(
-            self.nodeid, ID_PREFIX + self.scenario.label(), MarkerSpec((self.scenario,)), self.scenario,
-            network, exc, network.elapsed,
-        )
-        attach_record(self, record)
-        if failure is not None:
-            pytest.fail(failure, pytrace=False)
+        conclude(self, self.label, MarkerSpec((scenario,)), scenario, network, exc, network.elapsed)
 
     def _call(self, client: Any) -> None:
         if self.call == "streaming":

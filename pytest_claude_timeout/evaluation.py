@@ -1,5 +1,8 @@
 """Judging one run of a test body under one scenario: the record and, on failure, the text
-pytest shows. Shared by marker items and client-factory audit items."""
+pytest shows. Shared by marker items and client-factory audit items.
+
+:func:`evaluate` needs no pytest; :func:`conclude` hands its result to a pytest item.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .marker import MarkerSpec, type_name
-from .report import RECORD_PROPERTY, failure_text, jsonable, row_name
-from .transport import stack_info
+from .report import RECORD_PROPERTY, failure_text, jsonable, row_name, sdk_line
 from .verdict import diagnose, judge
 
 if TYPE_CHECKING:
@@ -20,6 +22,14 @@ if TYPE_CHECKING:
     from .scenarios import Scenario
 
 _PACKAGE_DIR = os.path.dirname(__file__)
+
+
+def pass_through() -> tuple[type[BaseException], ...]:
+    """What a judged body may raise without being judged: pytest's skip, xfail and exit,
+    and Ctrl-C."""
+    import pytest
+
+    return (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, KeyboardInterrupt)
 
 
 def raised_at(exc: BaseException) -> str | None:
@@ -38,24 +48,29 @@ def raised_at(exc: BaseException) -> str | None:
 
 def evaluate(
     nodeid: str,
-    scenario_id: str,
+    label: str,
     spec: MarkerSpec,
     scenario: Scenario,
     network: SimulatedNetwork,
     exc: BaseException | None,
     elapsed: float,
 ) -> tuple[dict[str, Any], str | None]:
-    """The JSON-ready record of this run, and the failure text (None when it passed)."""
+    """The JSON-ready record of this run, and the failure text (None when it passed).
+
+    ``label`` names the scenario's column (``proxy_cutoff-30s``); ``scenario`` is the one
+    judged, as the test body left it (``network`` may hold more: a test can compose)."""
+    from .transport import stack_info
+
     verdict = judge(spec, exc, elapsed, network.attempts)
     verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)
     record: dict[str, Any] = jsonable(
         {
             "nodeid": nodeid,
-            "row": row_name(nodeid, scenario_id),
-            "scenario": scenario.label(),
+            "row": row_name(nodeid, label),
+            "scenario": label,
             "scenario_name": scenario.name,
             "params": scenario.params(),
-            "description": scenario.describe(),
+            "description": ", ".join(s.describe() for s in network.scenarios),
             "verdict": "passed" if verdict.passed else "failed",
             "kind": verdict.kind,
             "reason": verdict.reason,
@@ -72,12 +87,34 @@ def evaluate(
     return record, None if verdict.passed else failure_text(record, network.timeline())
 
 
+def conclude(
+    item: pytest.Item,
+    label: str,
+    spec: MarkerSpec,
+    scenario: Scenario,
+    network: SimulatedNetwork,
+    exc: BaseException | None,
+    elapsed: float,
+) -> None:
+    """Judge the run, attach its record to ``item``, and fail the item with the failure
+    report when the verdict is a failure."""
+    import pytest
+
+    record, failure = evaluate(item.nodeid, label, spec, scenario, network, exc, elapsed)
+    attach_record(item, record)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
+
+
 def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
     """Carry the record on the report (so through xdist) and as JUnit XML properties."""
     item.user_properties += [
         ("claude_timeout.scenario", record["description"]),
         ("claude_timeout.verdict", record["verdict"]),
+        ("claude_timeout.kind", record["kind"]),
         ("claude_timeout.reason", record["reason"]),
         ("claude_timeout.elapsed", f"{record['elapsed']:.3f}"),
+        ("claude_timeout.attempts", str(len(record["attempts"]))),
+        ("claude_timeout.sdk", sdk_line(record["sdk"])),
         (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
     ]

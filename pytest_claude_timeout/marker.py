@@ -30,8 +30,40 @@ class MarkerSpec:
     budget: float | None = None
     expect: tuple[type[BaseException], ...] | None = None
 
+    def labels(self) -> list[str]:
+        """One short, distinct label per scenario (``proxy_cutoff-30s``): the column of the
+        session matrix, and the item id after :data:`ID_PREFIX`."""
+        return distinct_labels(self.scenarios)
+
     def ids(self) -> list[str]:
-        return [ID_PREFIX + s.label() for s in self.scenarios]
+        return [ID_PREFIX + label for label in self.labels()]
+
+
+def distinct_labels(scenarios: Sequence[Scenario]) -> list[str]:
+    """Each scenario's label; where two share one (``SlowPrefill(75)`` and
+    ``SlowPrefill(75, ping_interval=None)``), the parameters that differ from the defaults
+    are added, then the position if they still collide. pytest would otherwise make the ids
+    unique with an opaque number."""
+    labels = [s.label() for s in scenarios]
+    for i, scenario in enumerate(scenarios):
+        if labels.count(scenario.label()) > 1:
+            defaults = type(scenario)().params()
+            changed = [
+                f"{k}={_plain(v)}" for k, v in scenario.params().items() if k != scenario.main and v != defaults[k]
+            ]
+            labels[i] = "-".join([scenario.label(), *changed])
+    return [label if labels.count(label) == 1 else f"{label}-{i + 1}" for i, label in enumerate(labels)]
+
+
+def standard_labels() -> list[str]:
+    """The labels of :data:`STANDARD_SCENARIOS`, in order."""
+    return distinct_labels([scenario_from_spec(s) for s in STANDARD_SCENARIOS])
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "forever"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def parse_marker(args: Sequence[Any], kwargs: dict[str, Any]) -> MarkerSpec:

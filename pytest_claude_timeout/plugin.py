@@ -15,9 +15,7 @@ import pytest
 
 from .fixtures import *  # noqa: F403  (the fixtures, registered by pytest from this module)
 from .fixtures import NETWORK_FIXTURES
-from .marker import ID_PREFIX, MARKER, SCENARIO_FIXTURE, MarkerError, parse_marker
-
-_PASS_THROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, KeyboardInterrupt)
+from .marker import MARKER, SCENARIO_FIXTURE, MarkerError, parse_marker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,19 +61,43 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SessionReport(config), "claude-timeout-session")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
-    # A marked test needs the scenario fixture in its closure (for the parametrization)
-    # and, when async, pytest-asyncio's marker: add both before the item is built.
-    if not inspect.isfunction(obj) or not getattr(collector, "funcnamefilter", lambda n: False)(name):
-        return
+class MarkerUsageError(pytest.Collector):
+    """Stands in for a test whose marker arguments are wrong: a collection error that
+    names the test and the bad argument, while the module's other tests still collect."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def collect(self) -> list[pytest.Item]:
+        raise self.CollectError(self.message)
+
+
+def _marker_on(collector: pytest.Collector, obj: object) -> pytest.Mark | None:
     own = [m for m in getattr(obj, "pytestmark", []) if getattr(m, "name", None) == MARKER]
-    if not own and collector.get_closest_marker(MARKER) is None:
-        return
+    return own[0] if own else collector.get_closest_marker(MARKER)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> MarkerUsageError | None:
+    # A marked test needs the scenario fixture in its closure (for the parametrization)
+    # and, when async, pytest-asyncio's marker: add both before the item is built. Bad
+    # marker arguments become a collection error naming the test.
+    if not inspect.isfunction(obj) or not getattr(collector, "funcnamefilter", lambda n: False)(name):
+        return None
+    mark = _marker_on(collector, obj)
+    if mark is None:
+        return None
+    try:
+        parse_marker(mark.args, mark.kwargs)
+    except MarkerError as exc:
+        message = f"{collector.nodeid}::{name}: @pytest.mark.{MARKER}: {exc}"
+        return MarkerUsageError.from_parent(collector, name=name, message=message)
     pytest.mark.usefixtures(SCENARIO_FIXTURE)(obj)
     if inspect.iscoroutinefunction(obj) and collector.get_closest_marker("asyncio") is None:
         if not any(getattr(m, "name", None) == "asyncio" for m in getattr(obj, "pytestmark", [])):
             pytest.mark.asyncio(obj)
+    return None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -84,9 +106,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     try:
         spec = parse_marker(mark.args, mark.kwargs)
-    except MarkerError as exc:
-        pytest.fail(f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}: {exc}", pytrace=False)
-    metafunc.parametrize(SCENARIO_FIXTURE, spec.scenarios, ids=spec.ids(), indirect=True)
+    except MarkerError as exc:  # checked at collection already; kept for markers added later
+        problem = str(exc)
+    else:
+        metafunc.parametrize(SCENARIO_FIXTURE, spec.scenarios, ids=spec.ids(), indirect=True)
+        return
+    pytest.fail(f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}: {problem}", pytrace=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -102,29 +127,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    # A marker item: run the body, catch what it raises, and judge it against the marker.
     scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
     if scenario is None:
         return (yield)
+    from .evaluation import conclude, pass_through
+
     network = pyfuncitem.funcargs["claude_network"]
     started = network.elapsed
     exc: BaseException | None = None
     try:
         result = yield
-    except _PASS_THROUGH:
+    except pass_through():
         raise
     except BaseException as error:  # judged below, whatever it is
         exc, result = error, True
-    from .evaluation import attach_record, evaluate
-
     mark = pyfuncitem.get_closest_marker(MARKER)
     assert mark is not None
     spec = parse_marker(mark.args, mark.kwargs)
-    record, failure = evaluate(
-        pyfuncitem.nodeid, ID_PREFIX + scenario.label(), spec, scenario, network, exc, network.elapsed - started
-    )
-    attach_record(pyfuncitem, record)
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)
+    label = spec.labels()[pyfuncitem.callspec.indices[SCENARIO_FIXTURE]]
+    conclude(pyfuncitem, label, spec, scenario, network, exc, network.elapsed - started)
     return result
 
 

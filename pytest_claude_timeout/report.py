@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from .marker import ID_PREFIX, standard_labels
 
 RECORD_PROPERTY = "claude_timeout.record"
 REPORT_VERSION = 1
@@ -24,22 +27,31 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def row_name(nodeid: str, scenario_id: str) -> str:
-    """The node id without the scenario's part of the parameter id."""
-    name = nodeid.replace(scenario_id, "")
-    for junk, fixed in (("[-", "["), ("-]", "]"), ("--", "-"), ("[]", "")):
-        name = name.replace(junk, fixed)
-    return name
+def row_name(nodeid: str, label: str) -> str:
+    """The node id without the scenario's part of its parameter id: the matrix row."""
+    sid = re.escape(ID_PREFIX + label)
+    return re.sub(rf"\[{sid}\]$|(?<=\[){sid}-|-{sid}(?=[\]-])", "", nodeid)
+
+
+def expectation(record: Mapping[str, Any]) -> str:
+    """What the marker asked for, in words."""
+    budget = record.get("budget")
+    within = "" if budget is None else f" within {budget:g} s"
+    if record.get("expect"):
+        return f"the test body raises {' or '.join(record['expect'])}{within}"
+    return f"the test body returns normally{within}"
 
 
 def failure_text(record: Mapping[str, Any], timeline: str) -> str:
-    budget = record.get("budget")
+    """What pytest shows for a failed scenario run: the verdict first, the virtual
+    timeline, then the diagnosis."""
     lines = [
-        f"claude_timeout: FAILED under {record['description']}",
-        f"verdict: {record['kind']}",
-        f"reason: {record['reason']}",
-        f"virtual elapsed: {record['elapsed']:.3f} s (budget: {'none' if budget is None else f'{budget:g} s'})",
-        f"client: {sdk_line(record['sdk'])}",
+        f"claude_timeout: {record['row']} FAILED under {record['description']}",
+        f"expected: {expectation(record)}",
+        f"verdict:  {record['kind']}",
+        f"reason:   {record['reason']}",
+        f"virtual elapsed: {record['elapsed']:.3f} s in {len(record['attempts'])} attempt(s)",
+        f"sdk:      {sdk_line(record['sdk'])}",
     ]
     if record.get("raised_at"):
         lines.append(f"raised at: {record['raised_at']}")
@@ -53,30 +65,50 @@ def sdk_line(sdk: Mapping[str, Any]) -> str:
     return f"anthropic {sdk.get('anthropic')} on {sdk.get('stack')} {sdk.get('stack_version')}"
 
 
+CELL_LEGEND = (
+    "ok: survived; raised: raised the expected exception; FAIL: see its failure report; "
+    "xfail/XPASS: marked xfail; times are virtual seconds"
+)
+
+
 def _cell(record: Mapping[str, Any]) -> str:
-    mark = "ok" if record["verdict"] == "passed" else "FAIL"
+    outcome = record.get("outcome")
+    if outcome == "xfailed":
+        mark = "xfail"
+    elif outcome == "xpassed":
+        mark = "XPASS"
+    elif record["verdict"] != "passed":
+        mark = "FAIL"
+    else:
+        mark = "raised" if record["kind"] == "raised as expected" else "ok"
     return f"{mark} {record['elapsed']:.1f}s"
+
+
+def _columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Scenario labels: the standard ones first, in their usual order, then the others as
+    they first appear."""
+    standard = {label: i for i, label in enumerate(standard_labels())}
+    seen = list(dict.fromkeys(r["scenario"] for r in records))
+    return sorted(seen, key=lambda c: (standard.get(c, len(standard)), seen.index(c)))
 
 
 def summary_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """A matrix: one row per test (or client factory), one column per scenario."""
-    records = list(records)
+    records = sorted(records, key=lambda r: r["nodeid"])
     if not records:
         return []
-    columns: list[str] = []
+    columns = _columns(records)
     rows: dict[str, dict[str, str]] = {}
-    for r in sorted(records, key=lambda r: r["nodeid"]):
-        if r["scenario"] not in columns:
-            columns.append(r["scenario"])
+    for r in records:
         rows.setdefault(r["row"], {})[r["scenario"]] = _cell(r)
-    width = max(len(name) for name in rows)
-    widths = [max(len(c), 12) for c in columns]
-    head = "test".ljust(width) + " | " + " | ".join(c.ljust(w) for c, w in zip(columns, widths))
-    lines = [head, "-" * len(head)]
+    width = max(len("test"), *(len(name) for name in rows))
+    widths = [max(len(c), *(len(cells.get(c, "-")) for cells in rows.values())) for c in columns]
+    lines = [" | ".join(["test".ljust(width), *(c.ljust(w) for c, w in zip(columns, widths))]).rstrip()]
+    lines.append("-+-".join("-" * w for w in [width, *widths]))
     for name, cells in rows.items():
-        lines.append(name.ljust(width) + " | " + " | ".join(cells.get(c, "-").ljust(w) for c, w in zip(columns, widths)))
+        lines.append(" | ".join([name.ljust(width), *(cells.get(c, "-").ljust(w) for c, w in zip(columns, widths))]).rstrip())
     failed = sum(r["verdict"] != "passed" for r in records)
-    lines.append(f"{len(records)} scenario run(s), {failed} failed; times are virtual seconds")
+    lines.append(f"{len(records)} scenario run(s), {failed} failed. {CELL_LEGEND}")
     return lines
 
 
@@ -86,16 +118,21 @@ def write_report(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None
 
 
 def save_baseline(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
-    data = {r["nodeid"]: {"verdict": r["verdict"], "elapsed": r["elapsed"]} for r in records}
+    """Per scenario run: its verdict and virtual elapsed time, what a later run compares."""
+    data = {r["nodeid"]: {"verdict": r["verdict"], "kind": r["kind"], "elapsed": r["elapsed"]} for r in records}
     Path(path).write_text(json.dumps({"version": REPORT_VERSION, "items": data}, indent=2, sort_keys=True) + "\n")
 
 
 def load_baseline(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The items of a baseline file, or ValueError saying why it cannot be used."""
     try:
-        data = json.loads(Path(path).read_text())
-        items = data["items"]
-        assert isinstance(items, dict)
-    except (OSError, ValueError, KeyError, AssertionError) as exc:
+        items = json.loads(Path(path).read_text())["items"]
+        if not isinstance(items, dict):
+            raise ValueError("'items' is not a mapping")
+        for nodeid, entry in items.items():
+            if entry.get("verdict") not in ("passed", "failed") or not isinstance(entry.get("elapsed"), (int, float)):
+                raise ValueError(f"entry {nodeid!r} lacks a verdict or an elapsed time")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"cannot read the claude-timeout baseline {path}: {exc}") from None
     return items
 
@@ -103,14 +140,16 @@ def load_baseline(path: str | Path) -> dict[str, dict[str, Any]]:
 def regressions(
     baseline: Mapping[str, Mapping[str, Any]], records: Sequence[Mapping[str, Any]], tolerance: float
 ) -> list[str]:
-    """What got worse since the baseline: a survivor that fails now, or more virtual time."""
+    """What got worse since the baseline: a run that passed and fails now, or one whose
+    virtual elapsed time grew by more than ``tolerance`` (0.1 = 10 %)."""
     found = []
     for r in sorted(records, key=lambda r: r["nodeid"]):
         before = baseline.get(r["nodeid"])
         if before is None:
             continue
         if before["verdict"] == "passed" and r["verdict"] != "passed":
-            found.append(f"{r['nodeid']}: passed in the baseline, now fails ({r['kind']}: {r['reason']})")
+            reason = r["reason"].splitlines()[0] if r["reason"] else ""
+            found.append(f"{r['nodeid']}: passed in the baseline, fails now ({r['kind']}: {reason})")
         elif r["elapsed"] > before["elapsed"] * (1 + tolerance) + 1e-6:
             grew = r["elapsed"] - before["elapsed"]
             found.append(

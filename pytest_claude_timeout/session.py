@@ -18,49 +18,68 @@ from .report import (
 )
 
 
+def _outcome(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    return report.outcome
+
+
 class SessionReport:
-    """Registered as a plugin by ``plugin.pytest_configure``."""
+    """Registered as a plugin by ``plugin.pytest_configure``. On an xdist worker it does
+    nothing: the controller receives every worker's reports and writes one summary."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.records: list[dict[str, Any]] = []
+        self.records: dict[str, dict[str, Any]] = {}
+        """By node id: a rerun of an item replaces its earlier record."""
         self.regressions: list[str] = []
         self.is_worker = hasattr(config, "workerinput")
+        self.tolerance = config.getoption("claude_timeout_tolerance")
+        if not self.tolerance >= 0:
+            raise pytest.UsageError(f"--claude-timeout-tolerance must be >= 0 (0.1 = 10%), not {self.tolerance!r}")
         baseline = config.getoption("claude_timeout_baseline")
-        self.baseline = load_baseline(baseline) if baseline and not self.is_worker else None
+        try:
+            self.baseline = load_baseline(baseline) if baseline and not self.is_worker else None
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
             return
         for name, value in report.user_properties:
             if name == RECORD_PROPERTY:
-                self.records.append(json.loads(value))
+                record = json.loads(value)
+                record["outcome"] = _outcome(report)
+                self.records[record["nodeid"]] = record
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             return
+        records = list(self.records.values())
         option = self.config.getoption
         if option("claude_timeout_report"):
-            write_report(option("claude_timeout_report"), self.records)
+            write_report(option("claude_timeout_report"), records)
         if option("claude_timeout_save_baseline"):
-            save_baseline(option("claude_timeout_save_baseline"), self.records)
+            save_baseline(option("claude_timeout_save_baseline"), records)
         if self.baseline is not None:
-            self.regressions = regressions(self.baseline, self.records, option("claude_timeout_tolerance"))
+            self.regressions = regressions(self.baseline, records, self.tolerance)
             if self.regressions:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
-        lines = summary_lines(self.records)
+        lines = summary_lines(self.records.values())
         if lines:
             terminalreporter.write_sep("=", "claude-timeout: scenarios x tests")
             for line in lines:
                 terminalreporter.write_line(line)
         if self.baseline is not None:
             if self.regressions:
-                terminalreporter.write_sep("=", "claude-timeout: REGRESSIONS against the baseline", red=True)
+                terminalreporter.write_sep(
+                    "=", f"claude-timeout: {len(self.regressions)} REGRESSION(S) against the baseline", red=True
+                )
                 for line in self.regressions:
                     terminalreporter.write_line(line)
             else:

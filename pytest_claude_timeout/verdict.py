@@ -22,8 +22,9 @@ RAW_STACK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2")
 class Verdict:
     passed: bool
     kind: str
-    """``survived``, ``raised as expected``, ``exception escaped``, ``wrong exception``,
-    ``raw HTTP error``, ``no exception``, ``budget exceeded`` or ``horizon``."""
+    """``survived`` or ``raised as expected`` (passed); ``exception escaped``, ``wrong
+    exception``, ``raw HTTP error``, ``no exception``, ``assertion failed``, ``silent data
+    loss``, ``budget exceeded`` or ``horizon`` (failed)."""
     reason: str
     elapsed: float
     exception: str | None = None
@@ -36,17 +37,31 @@ def is_raw_stack_error(exc: BaseException) -> bool:
 
 def describe_exception(exc: BaseException, limit: int = 160) -> str:
     """``module.Class (status N): message`` on one line, shortened to ``limit`` characters."""
+    name, text = exception_parts(exc, limit)
+    return f"{name}: {text}" if text else name
+
+
+def exception_parts(exc: BaseException, limit: int = 160) -> tuple[str, str]:
+    """The exception's public name (with its HTTP status, if any) and its message on one
+    line, shortened to ``limit`` characters."""
     name = type_name(type(exc))
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         name += f" (status {status})"
     text = str(exc)
-    if "<html" in text:  # a proxy's error page: keep its words, not its markup
-        text = re.sub(r"<[^>]*>", " ", text)
+    if "<html" in text:  # a proxy's error page: keep its words, not its markup or title
+        text = re.sub(r"<head>.*?</head>|<[^>]*>", " ", text, flags=re.S | re.I)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 3] + "..."
-    return f"{name}: {text}" if text else name
+    return name, text
+
+
+def is_assertion(exc: BaseException) -> bool:
+    """An ``assert`` of the test body, or ``pytest.fail()``: the test's own check failed."""
+    return isinstance(exc, AssertionError) or (
+        type(exc).__name__ == "Failed" and type(exc).__module__.startswith("_pytest")
+    )
 
 
 def truncated_stream(attempts: Sequence[Attempt]) -> Attempt | None:
@@ -64,25 +79,32 @@ def judge(
     """The verdict on one test body run under one scenario."""
     truncated = truncated_stream(attempts)
     shown = describe_exception(exc) if exc is not None else None
-    if isinstance(exc, HorizonExceeded) and not (spec.expect and isinstance(exc, spec.expect)):
+    expected = spec.expect is not None and exc is not None and isinstance(exc, spec.expect)
+    if exc is not None and not expected and isinstance(exc, HorizonExceeded):
         verdict = Verdict(False, "horizon", str(exc), elapsed, shown)
+    elif exc is not None and not expected and is_assertion(exc):
+        message = str(exc).strip() or type_name(type(exc))
+        verdict = Verdict(False, "assertion failed", f"the test body's own check failed: {message}", elapsed, shown)
     elif spec.expect is None:
         if exc is None:
             verdict = Verdict(True, "survived", "the test body returned normally", elapsed)
         else:
-            verdict = Verdict(False, "exception escaped", f"{shown} escaped from the test body", elapsed, shown)
+            name, message = exception_parts(exc)
+            verdict = Verdict(
+                False, "exception escaped", f"{name} escaped from the test body: {message}", elapsed, shown
+            )
     elif exc is None:
         verdict = Verdict(
             False, "no exception", f"expected {expect_names(spec.expect)}, but the test body returned normally", elapsed
         )
-    elif isinstance(exc, spec.expect):
+    elif expected:
         verdict = Verdict(True, "raised as expected", f"raised {shown}, as expected", elapsed, shown)
     elif is_raw_stack_error(exc) and not any(is_raw_stack_error_type(t) for t in spec.expect):
         verdict = Verdict(
             False,
             "raw HTTP error",
             f"the raw {type_name(type(exc))} escaped where {expect_names(spec.expect)} was expected: "
-            "the SDK did not wrap this failure",
+            f"the SDK did not wrap this failure ({shown})",
             elapsed,
             shown,
         )
@@ -95,7 +117,7 @@ def judge(
             False,
             "silent data loss",
             f"the test body returned normally, but the last stream (attempt {truncated.number}) ended "
-            f"without message_stop after {len(truncated.delivered)} events: the client used a partial message",
+            f"without message_stop after {_events(truncated)}: the client used a partial message",
             elapsed,
         )
     if verdict.passed and spec.budget is not None and elapsed > spec.budget:
@@ -118,6 +140,27 @@ def _gaps(attempts: Sequence[Attempt]) -> float:
     return sum(
         b.start - a.end for a, b in zip(attempts, attempts[1:]) if a.end is not None and b.start >= a.end
     )
+
+
+def _events(attempt: Attempt) -> str:
+    count = len(attempt.delivered)
+    return f"{count} event{'' if count == 1 else 's'}"
+
+
+def _silence_before_head(attempt: Attempt) -> float:
+    """How long nothing arrived before the response headers (a proxy's idle cutoff)."""
+    heads = [i for i, e in enumerate(attempt.events) if e.text.startswith("response headers")]
+    if not heads or heads[0] == 0:
+        return (attempt.end or attempt.start) - attempt.start
+    i = heads[0]
+    return attempt.events[i].at - attempt.events[i - 1].at
+
+
+def _silence_before_end(attempt: Attempt) -> float:
+    """How long nothing arrived before the attempt ended."""
+    if len(attempt.events) < 2:
+        return (attempt.end or attempt.start) - attempt.start
+    return attempt.events[-1].at - attempt.events[-2].at
 
 
 def _secs(value: float | None) -> str:
@@ -144,22 +187,24 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
     proxied = [a for a in attempts if a.status and a.status >= 500 and "proxy error page" in a.delivered]
     if proxied:
         first = proxied[0]
-        cut = (first.end or first.start) - first.start
-        read = first.timeouts.read
-        longer = "no read timeout" if read is None else f"read timeout {read:g} s"
         kinds = "streaming" if first.stream else "non-streaming"
+        on = "on every attempt" if len(proxied) == total else f"on {len(proxied)} of {total} attempts"
         if any("deadline" in e.text for e in first.events):
+            cut = (first.end or first.start) - first.start
             lines.append(
                 f"the load balancer's {cut:g} s response deadline ends every call longer than that, even "
-                f"one that keeps streaming: {first.status} on {len(proxied)} of {total} attempts. Raise the "
-                "deadline (backend service timeout) or keep each call under it."
+                f"one that keeps streaming: {first.status} from it {on} ({len(proxied)} of {total}). Raise "
+                "the deadline (backend service timeout) or keep each call under it."
             )
         else:
+            cut = _silence_before_head(first)
+            read = first.timeouts.read
+            client = "no read timeout" if read is None else f"read timeout {read:g} s"
+            verb = "exceeds" if read is None or read > cut else "does not undercut"
             lines.append(
-                f"{longer} exceeds the proxy's {cut:g} s idle cutoff: a {kinds} call that sends nothing "
-                f"for {cut:g} s gets {first.status} from the proxy, on every attempt "
-                f"({len(proxied)} of {total} attempts got it). Stream the response (the API's pings keep "
-                f"the connection busy) or keep the call under {cut:g} s."
+                f"{client} {verb} the proxy's {cut:g} s idle cutoff: a {kinds} call longer than {cut:g} s "
+                f"gets {first.status} from the proxy, {on} ({len(proxied)} of {total}). Stream the "
+                f"response (the API's pings keep the connection busy) or keep the call under {cut:g} s."
             )
 
     for before, after in zip(attempts, attempts[1:]):
@@ -181,12 +226,19 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
 
     connect = [a for a in attempts if a.phase == "connect" and a.error]
     if connect:
-        detail = connect[0].outcome.split(": ", 1)[-1]
-        gave_up = " and the client gave up" if exc is not None and len(connect) == total else ""
-        lines.append(
-            f"{len(connect)} of {total} attempts failed to connect ({connect[0].error}: {detail}){gave_up}; "
-            f"max_retries allowed {total - 1} retr{'y' if total == 2 else 'ies'} here."
-        )
+        what = connect[0].outcome.replace(" in connect", "")
+        through = next((a for a in attempts if a.phase != "connect"), None)
+        if len(connect) == total:
+            lines.append(
+                f"all {total} attempts failed to connect ({what}): the SDK retried {total - 1} "
+                f"time{'' if total == 2 else 's'} (max_retries) and gave up"
+                + (f" after {connect[-1].end:.3f} s." if connect[-1].end is not None else ".")
+            )
+        elif through is not None:
+            lines.append(
+                f"{len(connect)} of {total} attempts failed to connect ({what}); the SDK retried and "
+                f"attempt {through.number} got through at {through.start:.3f} s."
+            )
 
     pooled = [a for a in attempts if a.error == "PoolTimeout"]
     if pooled:
@@ -200,11 +252,14 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
     mid = [a for a in attempts if a.phase == "body" and a.error and a.error != "HorizonExceeded"]
     if mid and exc is not None and is_raw_stack_error(exc):
         last = mid[-1]
-        cause = "the proxy closed the idle connection" if any("proxy closed" in e.text for e in last.events) else (
-            "the stream went silent" if last.error == "ReadTimeout" else "the connection broke"
-        )
+        if any("proxy closed" in e.text for e in last.events):
+            cause = f"the proxy closed the connection after {_silence_before_end(last):g} s of silence"
+        elif last.error == "ReadTimeout":
+            cause = f"the stream went silent and the read timeout of {_secs(last.timeouts.read)} ran out"
+        else:
+            cause = f"the connection broke: {last.error}"
         lines.append(
-            f"{type_name(type(exc))} escaped from stream iteration after {len(last.delivered)} events "
+            f"{type_name(type(exc))} escaped from stream iteration after {_events(last)} "
             f"({cause}): the SDK does not retry failures after the stream started; catch it and "
             "restart the stream."
         )
@@ -219,7 +274,7 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
     if truncated is not None:
         lines.append(
             f"the stream of attempt {truncated.number} ended cleanly without message_stop after "
-            f"{len(truncated.delivered)} events: the SDK returns a partial message with stop_reason "
+            f"{_events(truncated)}: the SDK returns a partial message with stop_reason "
             "None and no error; check stop_reason and retry."
         )
 
@@ -233,8 +288,12 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
 
     if budget is not None and verdict.elapsed > budget:
         busy = sum((a.end or a.start) - a.start for a in attempts)
-        lines.append(
-            f"{total} attempt(s) took {busy:.3f} s on the network and {_gaps(attempts):.3f} s passed "
-            f"between them (backoff, own code): {verdict.elapsed:.3f} s against a budget of {budget:g} s."
-        )
+        against = f"{verdict.elapsed:.3f} s against a budget of {budget:g} s"
+        if total == 1:
+            lines.append(f"the only attempt took {busy:.3f} s on the network: {against}.")
+        else:
+            lines.append(
+                f"{total} attempts took {busy:.3f} s on the network and {_gaps(attempts):.3f} s passed "
+                f"between them (backoff, own code): {against}."
+            )
     return lines
