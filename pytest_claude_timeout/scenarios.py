@@ -261,21 +261,41 @@ def error_page(status: int, server: str) -> list[Step]:
     return [Head(status, headers, f"from the proxy ({server})"), Data(page, "proxy error page")]
 
 
+UPSTREAM_FAILED = 502
+"""What a proxy answers when its upstream closes or resets before the response headers
+(measured: nginx, "upstream prematurely closed connection"; tests/conformance)."""
+
+
 def cut_idle(steps: list[Step], idle: float, status: int, server: str) -> list[Step]:
-    """What a proxy with an idle cutoff forwards of ``steps``."""
+    """What a proxy with an idle cutoff forwards of ``steps`` (measured against nginx by the
+    conformance suite). It never passes the upstream's own failure on as it is: an upstream
+    that closes or resets before its headers gets the client a ``502`` page, and one that
+    fails mid-body gets the client's connection closed (FIN) before the body's end."""
     out: list[Step] = []
-    seen_head = False
+    head: Head | None = None
     for step in merge_idles(steps):
         if isinstance(step, Idle) and step.seconds > idle:
             out.append(Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)"))
-            if seen_head:
-                out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, "proxy closed the idle connection mid-body"))
-            else:
-                out += error_page(status, server)
-            return out
-        seen_head = seen_head or isinstance(step, Head)
+            return out + _proxy_gives_up(out, head, status, server, "proxy closed the idle connection mid-body")
+        if isinstance(step, Hangup):
+            note = f"upstream failed ({step.error}): proxy closed the connection mid-body"
+            return out + _proxy_gives_up(out, head, UPSTREAM_FAILED, server, note)
+        head = step if isinstance(step, Head) else head
         out.append(step)
     return out
+
+
+def _proxy_gives_up(sent: list[Step], head: Head | None, status: int, server: str, note: str) -> list[Step]:
+    """Before the headers: the proxy's error page. After: a close without the body's end,
+    which the client reads as an incomplete body (httpcore's message for either framing)."""
+    if head is None:
+        return error_page(status, server)
+    length = dict(head.headers).get("content-length")
+    message = INCOMPLETE_CHUNKED
+    if length is not None:
+        received = sum(len(s.payload) for s in sent if isinstance(s, Data))
+        message = f"peer closed connection without sending complete message body (received {received} bytes, expected {length})"
+    return [Hangup("RemoteProtocolError", message, note)]
 
 
 DNS_KINDS = {
