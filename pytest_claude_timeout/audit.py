@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .evaluation import conclude, pass_through
+from .evaluation import conclude, evaluate, pass_through
 from .fixtures import horizon_of
 from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec, standard_labels
 from .scenarios import Scenario, scenario_from_spec
@@ -114,7 +114,7 @@ class ClientAuditItem(pytest.Item):
                 raise
             except BaseException as error:  # judged below, whatever it is
                 exc = error
-        conclude(self, self.label, MarkerSpec((scenario,)), scenario, network, exc, network.elapsed)
+        conclude(self, evaluate(self.nodeid, self.label, MarkerSpec((scenario,)), scenario, network, exc, network.elapsed))
 
     def _call(self, client: Any) -> None:
         if self.call == "streaming":

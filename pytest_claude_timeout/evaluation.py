@@ -43,7 +43,10 @@ def raised_at(exc: BaseException) -> str | None:
     if not own:
         return None
     f = own[-1]
-    return f"{f.filename}:{f.lineno} in {f.name}: {f.line}"
+    filename = f.filename
+    if filename.startswith(os.getcwd() + os.sep):
+        filename = os.path.relpath(filename)
+    return f"{filename}:{f.lineno} in {f.name}: {f.line}"
 
 
 def evaluate(
@@ -87,20 +90,12 @@ def evaluate(
     return record, None if verdict.passed else failure_text(record, network.timeline())
 
 
-def conclude(
-    item: pytest.Item,
-    label: str,
-    spec: MarkerSpec,
-    scenario: Scenario,
-    network: SimulatedNetwork,
-    exc: BaseException | None,
-    elapsed: float,
-) -> None:
-    """Judge the run, attach its record to ``item``, and fail the item with the failure
+def conclude(item: pytest.Item, evaluated: tuple[dict[str, Any], str | None]) -> None:
+    """Attach the record of :func:`evaluate` to ``item``, and fail the item with the failure
     report when the verdict is a failure."""
     import pytest
 
-    record, failure = evaluate(item.nodeid, label, spec, scenario, network, exc, elapsed)
+    record, failure = evaluated
     attach_record(item, record)
     if failure is not None:
         pytest.fail(failure, pytrace=False)

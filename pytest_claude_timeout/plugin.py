@@ -131,7 +131,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
     if scenario is None:
         return (yield)
-    from .evaluation import conclude, pass_through
+    from .evaluation import conclude, evaluate, pass_through
 
     network = pyfuncitem.funcargs["claude_network"]
     started = network.elapsed
@@ -146,7 +146,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     assert mark is not None
     spec = parse_marker(mark.args, mark.kwargs)
     label = spec.labels()[pyfuncitem.callspec.indices[SCENARIO_FIXTURE]]
-    conclude(pyfuncitem, label, spec, scenario, network, exc, network.elapsed - started)
+    conclude(pyfuncitem, evaluate(pyfuncitem.nodeid, label, spec, scenario, network, exc, network.elapsed - started))
     return result
 
 

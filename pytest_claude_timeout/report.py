@@ -107,8 +107,10 @@ def summary_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
     lines.append("-+-".join("-" * w for w in [width, *widths]))
     for name, cells in rows.items():
         lines.append(" | ".join([name.ljust(width), *(cells.get(c, "-").ljust(w) for c, w in zip(columns, widths))]).rstrip())
-    failed = sum(r["verdict"] != "passed" for r in records)
-    lines.append(f"{len(records)} scenario run(s), {failed} failed. {CELL_LEGEND}")
+    xfail = sum(r.get("outcome") in ("xfailed", "xpassed") for r in records)
+    failed = sum(r["verdict"] != "passed" and r.get("outcome") not in ("xfailed", "xpassed") for r in records)
+    marked = f", {xfail} marked xfail" if xfail else ""
+    lines.append(f"{len(records)} scenario run(s), {failed} failed{marked}. {CELL_LEGEND}")
     return lines
 
 

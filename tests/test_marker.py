@@ -111,39 +111,31 @@ def test_the_scenario_is_active_for_the_whole_body_and_composes_with_the_fixture
 
 
 # One inner test (sync and async) per verdict: the marker's arguments and the body.
-STREAM = """
-ASYNC with Client(api_key="sk-ant-test", timeout=TIMEOUT).messages.stream(**MSG) as stream:
-    ASYNC for text in stream.text_stream:
-        pass
-"""
+def create(options: str = "") -> str:
+    return f'AWAIT Client(api_key="sk-ant-test"{options}).messages.create(**MSG)'
+
+
+def stream(timeout: str) -> str:
+    return (
+        f'ASYNC with Client(api_key="sk-ant-test", timeout={timeout}).messages.stream(**MSG) as stream:\n'
+        "    ASYNC for text in stream.text_stream:\n        pass"
+    )
+
+
+NO_DNS = "pct.DnsFailure(attempts=None)"
 VERDICTS: dict[str, tuple[str, str]] = {
-    "survived": ('"slow_prefill:30", budget=30', 'AWAIT Client(api_key="sk-ant-test", timeout=60).messages.create(**MSG)'),
-    "escaped": ('"slow_prefill"', 'AWAIT Client(api_key="sk-ant-test", timeout=60).messages.create(**MSG)'),
-    "expected": (
-        "pct.DnsFailure(attempts=None), expect=anthropic.APIConnectionError, budget=10",
-        'AWAIT Client(api_key="sk-ant-test").messages.create(**MSG)',
-    ),
-    "wrong": (
-        "pct.DnsFailure(attempts=None), expect=(anthropic.APITimeoutError, anthropic.RateLimitError)",
-        'AWAIT Client(api_key="sk-ant-test").messages.create(**MSG)',
-    ),
-    "raw": ('pct.StalledStream(stall=60), expect=anthropic.APIError', STREAM.replace("TIMEOUT", "30")),
-    "raw_expected": ('"stalled_stream:60", expect=stack.ReadTimeout', STREAM.replace("TIMEOUT", "30")),
-    "none_raised": (
-        '"dns_failure", expect=anthropic.APIConnectionError',
-        'AWAIT Client(api_key="sk-ant-test").messages.create(**MSG)',
-    ),
-    "over_budget": ('"slow_prefill", budget=60', 'AWAIT Client(api_key="sk-ant-test", timeout=120).messages.create(**MSG)'),
-    "expected_over_budget": (
-        '"connect_timeout:3", expect=anthropic.APITimeoutError, budget=10',
-        'AWAIT Client(api_key="sk-ant-test").messages.create(**MSG)',
-    ),
-    "horizon": ('"stalled_stream"', STREAM.replace("TIMEOUT", "None")),
-    "data_loss": ('"truncated_stream"', STREAM.replace("TIMEOUT", "60")),
-    "own_assert": (
-        '"slow_prefill"',
-        'AWAIT Client(api_key="sk-ant-test").messages.create(**MSG)\nassert len(claude_network.attempts) == 2, "one try"',
-    ),
+    "survived": ('"slow_prefill:30", budget=30', create(", timeout=60")),
+    "escaped": ('"slow_prefill"', create(", timeout=60")),
+    "expected": (f"{NO_DNS}, expect=anthropic.APIConnectionError, budget=10", create()),
+    "wrong": (f"{NO_DNS}, expect=(anthropic.APITimeoutError, anthropic.RateLimitError)", create()),
+    "raw": ("pct.StalledStream(stall=60), expect=anthropic.APIError", stream("30")),
+    "raw_expected": ('"stalled_stream:60", expect=stack.ReadTimeout', stream("30")),
+    "none_raised": ('"dns_failure", expect=anthropic.APIConnectionError', create()),
+    "over_budget": ('"slow_prefill", budget=60', create(", timeout=120")),
+    "expected_over_budget": ('"connect_timeout:3", expect=anthropic.APITimeoutError, budget=10', create()),
+    "horizon": ('"stalled_stream"', stream("None")),
+    "data_loss": ('"truncated_stream"', stream("60")),
+    "own_assert": ('"slow_prefill"', create() + '\nassert len(claude_network.attempts) == 2, "one try"'),
 }
 
 
