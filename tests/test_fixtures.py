@@ -5,7 +5,7 @@ first request, bad parameters, and the virtual horizon's option and ini setting.
 from __future__ import annotations
 
 import pytest
-from pytester_helpers import HEADER, INI, inner, run, sync_and_async  # noqa: F401 (inner: a fixture)
+from pytester_helpers import INI, inner, run, sync_and_async  # noqa: F401 (inner: a fixture)
 
 
 # What each fixture does to the real SDK, checked inside the inner test.
