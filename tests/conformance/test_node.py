@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,3 +225,33 @@ def test_connection_refused_is_a_connection_error(node: tuple[str, str]) -> None
     assert run.outcome == "APIConnectionError", run
     assert any("ECONNREFUSED" in cause for cause in run.result["causes"]), run
 
+
+README_SECTION = "### Testing a Node.js client with the fault server"
+
+
+def test_readme_node_example(node: tuple[str, str], tmp_path: Path) -> None:
+    """README.md's Node example, as written: its ``serve`` command, then its script with
+    ``ANTHROPIC_BASE_URL`` set to the URL the command printed."""
+    readme = (ROOT / "README.md").read_text()
+    assert README_SECTION in readme, f"README.md has no section {README_SECTION!r}"
+    section = readme.split(README_SECTION, 1)[1].split("\n#", 1)[0]
+    command = re.search(r"^```sh\n(python -m pytest_claude_timeout serve [^\n]*)\n", section, re.M)
+    script = re.search(r"^```js\n(.*?)^```", section, re.S | re.M)
+    assert command and script, "the section shows a ```sh serve command and a ```js script"
+    (tmp_path / "node_modules").symlink_to(Path(node[1]) / "node_modules")
+    (tmp_path / "check_timeout.mjs").write_text(script.group(1))
+    argv = [sys.executable, *shlex.split(command.group(1))[1:]]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip() if server.stdout else ""
+        assert url.startswith("http://127.0.0.1:"), url
+        env = {**os.environ, "ANTHROPIC_BASE_URL": url}
+        done = subprocess.run(
+            [node[0], "check_timeout.mjs"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        server.terminate()
+        _, timeline = server.communicate(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("timed out:"), (done.stdout, timeline)
+    assert "attempt 2:" in timeline and "attempt 3:" not in timeline, timeline
