@@ -58,7 +58,16 @@ def serve(args: argparse.Namespace) -> int:
             described = ", ".join(s.describe() for s in server.scenarios) or "healthy network"
             print(f"serving the fake Anthropic API: {described}; time scale {server.time_scale:g}", file=sys.stderr)
             if server.resolver is not None:
+                import shlex
+
+                from .sandbox import command
+
                 print(f"resolver: {server.resolver.describe()}", file=sys.stderr)
+                print(
+                    "run the client with the stub as its only resolver, pointed at "
+                    f"{server.resolver.url}:\n  {shlex.join(command(['CMD', '...'], server.resolver))}",
+                    file=sys.stderr,
+                )
             print("Ctrl-C to stop", file=sys.stderr, flush=True)
             while not stop.wait(0.5):
                 pass

@@ -368,7 +368,9 @@ class Overloaded(Scenario):
 @dataclass
 class SlowUpload(Scenario):
     """The request body goes up a slow uplink at ``rate`` bytes/s (plus ``extra_bytes``, to
-    stand for a larger prompt): the write timeout bounds the whole upload."""
+    stand for a larger prompt). The stack's write returns once the body is buffered, so the
+    upload counts against the read timeout, not the write timeout (measured: see
+    ``exchange.Upload``); on real sockets only the bytes really sent can be slowed."""
 
     name: ClassVar[str] = "slow_upload"
     main: ClassVar[str] = "rate"

@@ -48,6 +48,12 @@ RECV = 65536
 class ClientGone(Exception):
     """The client closed or reset the connection."""
 
+    def __init__(self, late: bool = False) -> None:
+        super().__init__()
+        self.late = late
+        """Seen only after the request bytes the client's kernel had buffered (a slow
+        upload): the client left earlier than the server could tell."""
+
 
 @dataclass
 class Incoming:
@@ -105,24 +111,32 @@ class Connection:
         self.selector.register(sock, selectors.EVENT_READ, "client")
         self.selector.register(server._wake_r, selectors.EVENT_READ, "stop")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.current: Incoming | None = None
+        """The request being served (from its head on)."""
 
     # -- waiting ---------------------------------------------------------------------------
     def wait(self, until: float, *, watch: bool = True) -> None:
         """Sleep until the monotonic time ``until`` (``inf``: forever); raise ClientGone if
-        the client closes meanwhile, and return early if the server stops."""
-        while not self.server._stopping.is_set():
-            left = until - time.monotonic()
-            if left <= 0:
-                return
-            events = self.selector.select(None if math.isinf(left) else left)
-            for key, _ in events:
-                if key.data == "stop":
+        the client closes meanwhile (when ``watch``), and return early if the server stops."""
+        watching = watch
+        if not watch:
+            self.selector.unregister(self.sock)
+        try:
+            while not self.server._stopping.is_set():
+                left = until - time.monotonic()
+                if left <= 0:
                     return
-                if watch and self._client_gone():
-                    raise ClientGone
-                if watch:  # the client sent something while we wait: stop watching it
-                    watch = False
-                    self.selector.modify(self.sock, selectors.EVENT_WRITE, "client")
+                ready = {key.data for key, _ in self.selector.select(None if math.isinf(left) else left)}
+                if watching and "client" in ready:  # before "stop": a client that left, left first
+                    if self._client_gone():
+                        raise ClientGone
+                    watching = False  # it sent something while we wait: stop watching it
+                    self.selector.unregister(self.sock)
+                if "stop" in ready:
+                    return
+        finally:
+            if not watching:
+                self.selector.register(self.sock, selectors.EVENT_READ, "client")
 
     def _client_gone(self) -> bool:
         try:
@@ -144,11 +158,27 @@ class Connection:
                     return b""
         return b""
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytearray) -> None:
+        """Write and clear ``data`` (blocking: the socket is non-blocking for select)."""
+        view = memoryview(data)
         try:
-            self.sock.sendall(data)
+            while view:
+                try:
+                    sent = self.sock.send(view)
+                except BlockingIOError:  # the client reads slower than we write
+                    self._writable()
+                    continue
+                view = view[sent:]
         except (BrokenPipeError, ConnectionResetError):
             raise ClientGone from None
+        finally:
+            view.release()
+            data.clear()
+
+    def _writable(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.sock, selectors.EVENT_WRITE)
+            selector.select(1.0)
 
     # -- reading a request -----------------------------------------------------------------
     def read_request(self) -> Incoming | None:
@@ -159,10 +189,16 @@ class Connection:
         really sent can be slowed; a body that fits in the sockets' buffers leaves the
         client at once whatever the pace, as it would on a real slow link."""
         incoming: Incoming | None = None
+        self.current = None
         body = bytearray()
         pace: tuple[float, float, int] | None = None  # (start, real seconds, content-length)
         while True:
-            event = self.h11.next_event()
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError:  # the client closed mid-request
+                if self.current is not None:
+                    raise ClientGone(late=pace is not None) from None
+                return None
             if event is h11.NEED_DATA:
                 size = RECV
                 if pace is not None:
@@ -178,6 +214,7 @@ class Connection:
                 headers = {k.decode().lower(): v.decode() for k, v in event.headers}
                 incoming = Incoming(event.method.decode(), event.target.decode(), headers, b"", received)
                 upload = self.server._attempt_started(incoming)
+                self.current = incoming
                 if upload > 0:
                     pace = (time.monotonic(), upload, int(headers.get("content-length") or 0))
             elif isinstance(event, h11.Data):
@@ -194,43 +231,48 @@ class Connection:
     def play(self, steps: list[Step], attempt: Attempt, now: Callable[[], float], sent_at: datetime) -> bool:
         """Write ``steps`` to the socket; returns whether the connection can serve another
         request (keep-alive). ``sent_at`` is the moment the scenarios were told the
-        request was sent (for ``retry-after`` dates)."""
+        request was sent (for ``retry-after`` dates).
+
+        Bytes due at the same moment go out in one write, and the attempt is recorded as
+        finished before its last bytes leave: a client that returns as soon as it has
+        read them finds its attempt complete in :attr:`FaultServer.attempts`."""
         scale = self.server.time_scale
+        if self._client_gone():  # it gave up while its request was still arriving
+            raise ClientGone(late=True)
         due = time.monotonic()
-        sent_head = False
+        pending = bytearray()
         for step in merge_idles(steps):
             if isinstance(step, (Connect, Upload)):
                 continue  # played before the request arrived (the resolver, the body read)
+            phase = "body" if attempt.status is not None else "headers"
             if isinstance(step, Idle):
+                self._send(pending)
                 attempt.event(now(), f"{step.note}: {'forever' if math.isinf(step.seconds) else f'{step.seconds:g} s'}")
                 due += step.seconds * scale
                 self.wait(due)
                 if self.server._stopping.is_set():
-                    attempt.finish(now(), "server stopped", phase="body" if sent_head else "headers")
+                    attempt.finish(now(), "server stopped", phase=phase)
                     return False
             elif isinstance(step, Head):
                 attempt.status = step.status
                 attempt.event(now(), f"response headers: {step.status}{' ' + step.note if step.note else ''}")
                 headers = scale_headers(step.headers, scale, sent_at, datetime.now(timezone.utc))
-                self._send(
-                    self.h11.send(
-                        h11.Response(status_code=step.status, headers=[(k.encode(), v.encode()) for k, v in headers])
-                    )
-                    or b""
-                )
-                sent_head = True
+                pending += self.h11.send(
+                    h11.Response(status_code=step.status, headers=[(k.encode(), v.encode()) for k, v in headers])
+                ) or b""
             elif isinstance(step, Data):
                 attempt.delivered.append(step.label)
                 attempt.event(now(), step.label)
-                self._send(self.h11.send(h11.Data(data=step.payload)) or b"")
+                pending += self.h11.send(h11.Data(data=step.payload)) or b""
             elif isinstance(step, Hangup):
-                phase = "body" if sent_head else "headers"
+                self._send(pending)
                 attempt.event(now(), f"{step.note} -> {step.error}")
                 attempt.finish(now(), f"{step.error} in {phase}: {step.message}", phase=phase, error=step.error)
                 self.hang_up(reset=step.error == "ReadError")
                 return False
-        self._send(self.h11.send(h11.EndOfMessage()) or b"")
+        pending += self.h11.send(h11.EndOfMessage()) or b""
         attempt.finish(now(), f"{attempt.status}, body complete", phase="done")
+        self._send(pending)
         if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
             return True

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from .resolver import Resolver
 
 DEFAULT_TIME_SCALE = 0.01
+UPLINK_WINDOW = 16384
+"""Receive buffer of the server's sockets when a scenario slows the upload (bytes)."""
 
 
 def loopback_host(host: str) -> str:
@@ -201,6 +203,11 @@ class FaultServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self._slow_uplink():
+            # A slow uplink holds little in flight: a small receive window (set before
+            # listen, so the handshake announces it) keeps loopback's large buffers from
+            # swallowing the whole body while the server reads it slowly.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UPLINK_WINDOW)
         try:
             listener.bind((self.host, self.port))
             listener.listen(128)
@@ -242,6 +249,25 @@ class FaultServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _slow_uplink(self) -> bool:
+        request = ApiRequest("POST", "http://127.0.0.1/v1/messages", "/v1/messages", {}, 1)
+        ctx = AttemptContext(1, 0, request, self.host, datetime.now(timezone.utc))
+        return any(isinstance(s, Upload) for s in shape(FakeApi(text=self.api.text), self.scenarios, request, ctx))
+
+    def settle(self, timeout: float = 2.0) -> bool:
+        """Wait up to ``timeout`` real seconds until every attempt is finished; returns
+        whether they are. A client that gives up (its timeout) raises at once and closes
+        the connection; the server notes the attempt's end when it sees the close, a moment
+        later. Read the last attempt's ``end`` after ``settle()``. (Attempts the resolver
+        failed without an answer stay open: only the client knows when it gave up.)"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(a.finished or a.phase == "connect" for a in self.attempts):
+                    return True
+            time.sleep(0.002)
+        return False
+
     # -- reporting -----------------------------------------------------------------------
     def timeline(self) -> str:
         """The attempts as text (scenario seconds since the server started)."""
@@ -278,21 +304,26 @@ class FaultServer:
                     self._spawn(self._serve, "connection", conn)
 
     def _serve(self, conn: Connection) -> None:
-        incoming: Incoming | None = None
         try:
             while not self._stopping.is_set():
                 incoming = conn.read_request()
                 if incoming is None or not self._respond(conn, incoming):
                     break
-        except ClientGone:
-            if incoming is not None and incoming.attempt is not None:
-                attempt = incoming.attempt
-                attempt.event(self.elapsed, "client closed the connection")
-                phase = "body" if attempt.status is not None else "headers"
-                attempt.finish(self.elapsed, f"client closed the connection in {phase}", phase=phase)
+        except ClientGone as gone:
+            attempt = conn.current.attempt if conn.current is not None else None
+            if attempt is not None and not attempt.finished:
+                if gone.late:
+                    # The client's kernel sends what it had buffered before its FIN: the
+                    # server sees the close only after those bytes, later than it happened.
+                    note = "client closed the connection during the upload (seen after its buffered bytes)"
+                else:
+                    note = f"client closed the connection in {'body' if attempt.status is not None else 'headers'}"
+                attempt.event(self.elapsed, note)
+                attempt.finish(self.elapsed, note, phase="body" if attempt.status is not None else "headers")
         except Exception as exc:  # a bug of the server: say it in the timeline, close
-            if incoming is not None and incoming.attempt is not None:
-                incoming.attempt.finish(self.elapsed, f"server error: {exc!r}", phase="headers", error="ServerError")
+            attempt = conn.current.attempt if conn.current is not None else None
+            if attempt is not None:
+                attempt.finish(self.elapsed, f"server error: {exc!r}", phase="headers", error="ServerError")
             raise
         finally:
             with self._lock:

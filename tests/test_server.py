@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -15,6 +16,7 @@ from conftest import MSG
 from pytester_helpers import inner, run, sync_and_async  # noqa: F401 (inner: a fixture)
 
 import pytest_claude_timeout as pct
+from pytest_claude_timeout import sandbox
 from pytest_claude_timeout.server import FaultServer, parse_spec
 
 SCALE = 0.01
@@ -195,3 +197,76 @@ def test_specs_and_lists(claude_fault_server):
 """
     result = run(inner, source)
     result.assert_outcomes(passed=6)
+
+
+# -- before the connection: the resolver and the sandbox -----------------------------------
+
+NO_SANDBOX = sandbox.unavailable()
+needs_sandbox = pytest.mark.skipif(NO_SANDBOX is not None, reason=f"sandbox: {NO_SANDBOX}")
+
+RESOLVE = """
+import socket, sys
+try:
+    print(sorted({a[4][0] for a in socket.getaddrinfo(sys.argv[1], 80, 0, socket.SOCK_STREAM)}))
+except socket.gaierror as exc:
+    print(exc.errno)
+"""
+
+
+def resolve_in_sandbox(name: str, nameserver: Any) -> str:
+    argv = sandbox.command([sys.executable, "-c", RESOLVE, name], nameserver, timeout=1, attempts=1)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@needs_sandbox
+def test_the_resolver_plays_each_resolution_as_an_attempt() -> None:
+    # Same layer: the later scenario wins where both act (attempt 1), as on the simulated network.
+    with FaultServer(pct.ConnectionRefused(attempts=2), pct.DnsFailure(attempts=1), resolver=True) as server:
+        assert server.resolver is not None
+        results = [resolve_in_sandbox(server.resolver.hostname, server.resolver) for _ in range(3)]
+    assert results == ["-2", f"['{server.resolver.refused}']", "['127.0.0.1']"]  # EAI_NONAME, refused, the server
+    assert [(a.error, a.phase) for a in server.attempts] == [("ConnectError", "connect"), ("ConnectError", "connect")]
+
+
+@needs_sandbox
+def test_other_names_never_leave_the_machine() -> None:
+    with FaultServer(resolver=True) as server:
+        assert resolve_in_sandbox("example.com", server.resolver) == "-2"  # the stub's NXDOMAIN
+
+
+@needs_sandbox
+def test_a_refusing_resolver_is_what_glibc_sees_of_no_resolver() -> None:
+    """``no_resolver`` answers REFUSED (the stub must serve later attempts): glibc gives the
+    same EAI_AGAIN as with no resolver listening at all."""
+    with FaultServer(pct.DnsFailure(kind="no_resolver"), resolver=True) as server:
+        refused = resolve_in_sandbox(server.resolver.hostname, server.resolver)  # type: ignore[union-attr]
+    nobody = resolve_in_sandbox("api.anthropic.invalid", "127.0.53.251")  # nothing listens there
+    assert refused == nobody == str(socket.EAI_AGAIN)
+
+
+@needs_sandbox
+def test_refused_and_silent_addresses() -> None:
+    with FaultServer(pct.ConnectTimeout(), resolver=True) as server:
+        assert server.resolver is not None
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((server.resolver.refused, server.port), timeout=5)
+        with pytest.raises(socket.timeout):  # the SYN is dropped: only the client's timeout ends it
+            socket.create_connection((server.resolver.blackhole, server.port), timeout=0.3)
+
+
+@needs_sandbox
+def test_connect_phase_scenarios_reach_a_sandboxed_sdk() -> None:
+    script = (
+        "import anthropic, sys\n"
+        "client = anthropic.Anthropic(api_key='sk-ant-test', base_url=sys.argv[1], timeout=anthropic.Timeout(6, connect=0.05))\n"
+        f"print(client.messages.create(**{MSG!r}).content[0].text)\n"
+    )
+    with FaultServer(pct.ConnectTimeout(), resolver=True) as server:
+        assert server.resolver is not None
+        argv = sandbox.command([sys.executable, "-c", script, server.resolver.url], server.resolver)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == pct.FakeApi().text, done.stderr
+    first, second = server.attempts
+    assert (first.phase, first.error, second.status) == ("connect", "ConnectTimeout", 200)

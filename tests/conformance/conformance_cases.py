@@ -1,0 +1,104 @@
+"""The conformance cases: every scenario of the catalog, with client settings that make
+its behaviour visible, streaming and not where both apply.
+
+Durations are scenario seconds; the real run scales the client's timeouts (and the
+server's waits) by the case's time scale. Parameters are smaller than the catalog's
+defaults where a default would make the real run long (``long_generation`` with 1,000
+tokens instead of 4,000, ``long_silence`` of 90 s instead of 330 s): the behaviour is
+the same, only shorter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest_claude_timeout as pct
+
+SCALE = 0.01
+"""Real seconds per scenario second: 1 scenario second = 10 ms."""
+
+
+@dataclass(frozen=True)
+class Case:
+    scenario: pct.Scenario
+    stream: bool
+    options: dict[str, Any] = field(default_factory=dict)
+    """Client options in scenario seconds: ``timeout`` (a number, or a dict with ``read``,
+    ``connect`` ...; default the SDK's ``Timeout(600, connect=5)``), ``max_retries``."""
+    modes: tuple[str, ...] = ("sync", "async")
+    scale: float = SCALE
+    where: str = "loopback"
+    """``loopback``: the client in this process against the fault server; ``sandbox``: the
+    client in a mount namespace whose resolver is the fault server's DNS stub."""
+    concurrent: tuple[int, int] | None = None
+    """(calls, max_connections): concurrent calls through one connection-limited client."""
+    prompt_bytes: int = 0
+    """A prompt this large (bytes), for a slow upload to slow down."""
+    not_playable: str = ""
+    """Why the real run cannot be played here (the row says so; nothing is faked)."""
+
+    @property
+    def id(self) -> str:
+        extra = "-".join(f"{k}{_short(v)}" for k, v in self.options.items())
+        return f"{self.scenario.label()}-{'stream' if self.stream else 'plain'}{'-' + extra if extra else ''}"
+
+    def client(self) -> str:
+        timeout = self.options.get("timeout", {"read": 600, "connect": 5})
+        if isinstance(timeout, dict):
+            text = ", ".join(f"{k}={v:g}" for k, v in timeout.items())
+        else:
+            text = f"all={timeout:g}"
+        retries = self.options.get("max_retries", 2)
+        pool = f", {self.concurrent[0]} calls, max_connections={self.concurrent[1]}" if self.concurrent else ""
+        prompt = f", prompt of {self.prompt_bytes:,} bytes" if self.prompt_bytes else ""
+        return f"{text}, max_retries={retries}{pool}{prompt}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "_".join(f"{k}{v:g}" for k, v in value.items())
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def both(scenario: pct.Scenario, **kwargs: Any) -> list[Case]:
+    """The scenario streaming and not."""
+    return [Case(scenario, False, **kwargs), Case(scenario, True, **kwargs)]
+
+
+CASES: list[Case] = [
+    *both(pct.SlowPrefill(75), options={"timeout": 60}),
+    *both(pct.StalledStream(), options={"timeout": 30}),
+    *both(pct.ProxyCutoff(60)),
+    Case(pct.ProxyCutoff(idle=30, ping_interval=None), True, options={"timeout": 120}),
+    *both(pct.LongGeneration(tokens=1000), options={"timeout": 15}),
+    *both(pct.AwsAlb()),
+    *both(pct.Cloudflare(upstream=120), options={"timeout": 600, "max_retries": 1}),
+    *both(pct.GcpLoadBalancer()),
+    *both(pct.ServerDisconnect()),
+    *both(pct.ConnectionReset()),
+    *both(pct.TruncatedStream()),
+    Case(pct.LongSilence(stall=90), True, options={"timeout": 120}),
+    Case(pct.LongSilence(stall=90), True, options={"timeout": 60}),
+    Case(pct.LongSilence(stall=90), False, options={"timeout": 60}),
+    *both(pct.RateLimited(5)),
+    Case(pct.RateLimited(retry_after=None, retry_after_ms=1500), True),
+    Case(pct.RetryAfterExtreme(), False),
+    *both(pct.Overloaded()),
+    Case(pct.Overloaded(where="stream"), True),
+    # Before the connection: played by the fault server's DNS stub to a client in a sandbox.
+    *both(pct.DnsFailure(), where="sandbox"),
+    Case(pct.DnsFailure(attempts=None, kind="no_resolver"), False, where="sandbox"),
+    Case(pct.DnsFailure(kind="resolver_timeout"), False, where="sandbox", scale=0.2),
+    *both(pct.ConnectTimeout(), where="sandbox"),
+    Case(pct.ConnectTimeout(attempts=None), True, where="sandbox"),
+    Case(pct.ConnectionRefused(), False, where="sandbox"),
+    # A 1 MB prompt up a 20 kB/s uplink: 50 s of upload, under the read timeout.
+    Case(pct.SlowUpload(), False, options={"timeout": {"read": 30, "connect": 5, "write": 600}}, prompt_bytes=1_000_000),
+    Case(pct.SlowUpload(), False, options={"timeout": {"read": 600, "connect": 5, "write": 1}}, prompt_bytes=1_000_000),
+    Case(pct.ForceFailure(rtt=0.05), False, options={"timeout": 0.001, "max_retries": 0},
+         not_playable="needs a 50 ms round trip on the wire: loopback has almost none, and this kernel has no "
+         "netem qdisc to add one (the loopback run is test_force_failure_on_loopback)"),
+    Case(pct.PoolExhaustion(30), False, options={"timeout": {"read": 60, "connect": 5, "pool": 10}, "max_retries": 0},
+         modes=("async",), concurrent=(5, 2)),
+]
