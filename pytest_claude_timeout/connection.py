@@ -166,6 +166,8 @@ class Connection:
                 try:
                     sent = self.sock.send(view)
                 except BlockingIOError:  # the client reads slower than we write
+                    if self.server._stopping.is_set():
+                        raise ClientGone from None
                     self._writable()
                     continue
                 view = view[sent:]

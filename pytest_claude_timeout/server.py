@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import selectors
 import socket
 import threading
 import time
@@ -279,12 +280,10 @@ class FaultServer:
     # -- serving ---------------------------------------------------------------------------
     def _spawn(self, target: object, name: str, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=f"fault-server-{name}", daemon=True)  # type: ignore[arg-type]
-        self._threads.append(thread)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]  # a long `serve` sees many
         thread.start()
 
     def _accept_loop(self) -> None:
-        import selectors
-
         assert self._listener is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self._listener, selectors.EVENT_READ, "accept")

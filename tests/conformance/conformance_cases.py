@@ -33,6 +33,9 @@ class Case:
     client in a mount namespace whose resolver is the fault server's DNS stub."""
     concurrent: tuple[int, int] | None = None
     """(calls, max_connections): concurrent calls through one connection-limited client."""
+    wait_tolerance: float = 0.0
+    """Allowed difference of the SDK's waits, in seconds (an HTTP date has a resolution of
+    one second: a ``retry-after`` date is the same moment only to the second)."""
     prompt_bytes: int = 0
     """A prompt this large (bytes), for a slow upload to slow down."""
     not_playable: str = ""
@@ -83,6 +86,7 @@ CASES: list[Case] = [
     Case(pct.LongSilence(stall=90), False, options={"timeout": 60}),
     *both(pct.RateLimited(5)),
     Case(pct.RateLimited(retry_after=None, retry_after_ms=1500), True),
+    Case(pct.RateLimited(retry_after=2, http_date=True), False, scale=1.0, wait_tolerance=1.0),
     Case(pct.RetryAfterExtreme(), False),
     *both(pct.Overloaded()),
     Case(pct.Overloaded(where="stream"), True),
