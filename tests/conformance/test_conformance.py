@@ -172,6 +172,10 @@ def record(case: Case, mode: str, virtual: Run, real: Run | None, verdict: str) 
     )
 
 
+TIMING_PROBLEMS = ("network time:", "attempt ")
+"""How :func:`compare` words a disagreement of elapsed time (and of nothing else)."""
+
+
 def compare(case: Case, virtual: Run, real: Run) -> list[str]:
     """What disagrees (empty: the runs agree)."""
     v, r = virtual.client, real.client
@@ -222,6 +226,13 @@ def test_virtual_and_real_agree(case: Case, mode: str) -> None:
         pytest.skip(reason)
     real = real_run(case, mode, seed)
     problems = compare(case, virtual, real)
+    if problems and all(p.startswith(TIMING_PROBLEMS) for p in problems):
+        # Only the timing disagrees: measure the real run once more. A loaded 2-core CI
+        # machine sometimes leaves a thread unscheduled for tens of milliseconds, far past
+        # the tolerance, and such a pause does not repeat; a wrong model does. Outcomes,
+        # attempts and events are never measured twice.
+        real = real_run(case, mode, seed)
+        problems = compare(case, virtual, real)
     record(case, mode, virtual, real, "agree" if not problems else "DISAGREE: " + "; ".join(problems))
     assert not problems, "\n".join([*problems, "", "virtual:", virtual.timeline, "", "real:", real.timeline])
 
