@@ -12,36 +12,36 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "SimulatedNetwork": "network",
-    "FaultServer": "server",
-    "VirtualClock": "clock",
+    "SimulatedNetwork": "network.simulated",
+    "FaultServer": "server.fault_server",
+    "VirtualClock": "network.clock",
     "Scenario": "scenarios",
     "ScenarioError": "scenarios",
     "SlowPrefill": "scenarios",
     "StalledStream": "scenarios",
     "ProxyCutoff": "scenarios",
     "DnsFailure": "scenarios",
-    "SCENARIOS": "catalog",
-    "LongGeneration": "catalog",
-    "AwsAlb": "catalog",
-    "Cloudflare": "catalog",
-    "GcpLoadBalancer": "catalog",
-    "ConnectTimeout": "catalog",
-    "ConnectionRefused": "catalog",
-    "ServerDisconnect": "catalog",
-    "ConnectionReset": "catalog",
-    "TruncatedStream": "catalog",
-    "LongSilence": "catalog",
-    "RateLimited": "catalog",
-    "RetryAfterExtreme": "catalog",
-    "Overloaded": "catalog",
-    "SlowUpload": "catalog",
-    "ForceFailure": "catalog",
-    "PoolExhaustion": "catalog",
+    "SCENARIOS": "scenarios",
+    "LongGeneration": "scenarios",
+    "AwsAlb": "scenarios",
+    "Cloudflare": "scenarios",
+    "GcpLoadBalancer": "scenarios",
+    "ConnectTimeout": "scenarios",
+    "ConnectionRefused": "scenarios",
+    "ServerDisconnect": "scenarios",
+    "ConnectionReset": "scenarios",
+    "TruncatedStream": "scenarios",
+    "LongSilence": "scenarios",
+    "RateLimited": "scenarios",
+    "RetryAfterExtreme": "scenarios",
+    "Overloaded": "scenarios",
+    "SlowUpload": "scenarios",
+    "ForceFailure": "scenarios",
+    "PoolExhaustion": "scenarios",
     "scenario_from_spec": "scenarios",
-    "FakeApi": "api",
-    "Attempt": "timeline",
-    "Timeouts": "timeline",
+    "FakeApi": "api.fake",
+    "Attempt": "network.timeline",
+    "Timeouts": "network.timeline",
     "SimulationError": "errors",
     "UnhandledRequest": "errors",
     "HorizonExceeded": "errors",
@@ -50,40 +50,38 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from .api import FakeApi
-    from .clock import VirtualClock
+    from .api.fake import FakeApi
     from .errors import HorizonExceeded, SimulationError, UnhandledRequest
-    from .network import SimulatedNetwork
-    from .server import FaultServer
-    from .catalog import (
+    from .network.clock import VirtualClock
+    from .network.simulated import SimulatedNetwork
+    from .network.timeline import Attempt, Timeouts
+    from .scenarios import (
         SCENARIOS,
         AwsAlb,
         Cloudflare,
         ConnectionRefused,
         ConnectionReset,
         ConnectTimeout,
+        DnsFailure,
         ForceFailure,
         GcpLoadBalancer,
         LongGeneration,
         LongSilence,
         Overloaded,
         PoolExhaustion,
+        ProxyCutoff,
         RateLimited,
         RetryAfterExtreme,
-        ServerDisconnect,
-        SlowUpload,
-        TruncatedStream,
-    )
-    from .scenarios import (
-        DnsFailure,
-        ProxyCutoff,
         Scenario,
         ScenarioError,
+        ServerDisconnect,
         SlowPrefill,
+        SlowUpload,
         StalledStream,
+        TruncatedStream,
         scenario_from_spec,
     )
-    from .timeline import Attempt, Timeouts
+    from .server.fault_server import FaultServer
 
 
 def __getattr__(name: str) -> Any:

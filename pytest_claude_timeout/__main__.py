@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .server import DEFAULT_TIME_SCALE, FaultServer
+from .server.fault_server import DEFAULT_TIME_SCALE, FaultServer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +60,7 @@ def serve(args: argparse.Namespace) -> int:
             if server.resolver is not None:
                 import shlex
 
-                from .sandbox import command
+                from .server.sandbox import command
 
                 print(f"resolver: {server.resolver.describe()}", file=sys.stderr)
                 print(

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Union
 
-from .timeline import Attempt, Timeouts
-from .wire import Headers
+from .api.wire import Headers
+from .network.timeline import Attempt, Timeouts
 
 
 @dataclass(frozen=True)

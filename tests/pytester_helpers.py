@@ -22,7 +22,7 @@ from conftest import MSG
 # Importing the cores here, in the outer session, keeps one module object for all runs.
 # The same holds for the plugin's transport: respx refuses a second mocker class of the
 # same name, which a re-imported module would define.
-for _module in ("httpcore", "httpcore2", "pytest_claude_timeout.transport"):
+for _module in ("httpcore", "httpcore2", "pytest_claude_timeout.transports.httpcore_mock"):
     if importlib.util.find_spec(_module) is not None:
         importlib.import_module(_module)
 

@@ -166,7 +166,7 @@ def test_https_proxy_traffic_is_intercepted(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_every_catalog_scenario_has_a_fixture_and_a_marker_name() -> None:
-    from pytest_claude_timeout import fixtures
+    from pytest_claude_timeout.plugin import fixtures
 
     for name, cls in pct.SCENARIOS.items():
         assert cls.name == name

@@ -15,7 +15,7 @@ import pytest
 from conftest import MSG
 
 import pytest_claude_timeout as pct
-from pytest_claude_timeout import wire
+from pytest_claude_timeout.api import wire
 
 FULL_TEXT = wire.DEFAULT_TEXT
 FIRST_TWO_DELTAS = wire.chunk_text(FULL_TEXT)[:2]

@@ -15,8 +15,8 @@ import pytest
 from conftest import http_stack
 from pytester_helpers import HEADER, INI, inner, run, run_with_report  # noqa: F401 (inner: a fixture)
 
-from pytest_claude_timeout.marker import distinct_labels, standard_labels
-from pytest_claude_timeout.report import regressions, row_name, summary_lines
+from pytest_claude_timeout.plugin.marker import distinct_labels, standard_labels
+from pytest_claude_timeout.plugin.report import regressions, row_name, summary_lines
 from pytest_claude_timeout.scenarios import SlowPrefill
 
 STACK = http_stack().__name__

@@ -18,8 +18,8 @@ from conftest import MSG
 from pytester_helpers import inner, run, sync_and_async  # noqa: F401 (inner: a fixture)
 
 import pytest_claude_timeout as pct
-from pytest_claude_timeout import sandbox
-from pytest_claude_timeout.server import FaultServer, parse_spec
+from pytest_claude_timeout.server import sandbox
+from pytest_claude_timeout.server.fault_server import FaultServer, parse_spec
 
 SCALE = 0.01
 
@@ -281,7 +281,7 @@ def test_connect_phase_scenarios_reach_a_sandboxed_sdk() -> None:
 def test_waits_in_headers_are_scaled() -> None:
     from datetime import datetime, timedelta, timezone
 
-    from pytest_claude_timeout.connection import scale_headers
+    from pytest_claude_timeout.server.connection import scale_headers
 
     sent = datetime(2030, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
     now = datetime(2031, 6, 1, 8, 30, 0, 250000, tzinfo=timezone.utc)

@@ -285,7 +285,7 @@ def warm_up() -> None:
     """One healthy call of each kind against a healthy fault server: the SDK's first call
     in a process pays for lazy imports and model building (tens of milliseconds), which
     no measured call should."""
-    from pytest_claude_timeout.server import FaultServer
+    from pytest_claude_timeout.server.fault_server import FaultServer
 
     with FaultServer() as server:
         for mode in ("sync", "async"):

@@ -37,8 +37,8 @@ from conformance_table import ROWS, Row, conformance_table  # noqa: F401 (a fixt
 from required import under_ci
 
 import pytest_claude_timeout as pct
-from pytest_claude_timeout import sandbox
-from pytest_claude_timeout.server import FaultServer
+from pytest_claude_timeout.server import sandbox
+from pytest_claude_timeout.server.fault_server import FaultServer
 
 pytestmark = pytest.mark.usefixtures("conformance_table")
 

@@ -36,7 +36,7 @@ import pytest
 
 import pytest_claude_timeout as pct
 from pytest_claude_timeout.scenarios import SERVER
-from pytest_claude_timeout.server import FaultServer
+from pytest_claude_timeout.server.fault_server import FaultServer
 
 try:
     from . import nginx as ngx, required  # tests/conformance as a package

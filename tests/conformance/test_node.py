@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 import pytest_claude_timeout as pct
-from pytest_claude_timeout.server import FaultServer
+from pytest_claude_timeout.server.fault_server import FaultServer
 
 try:
     from . import required

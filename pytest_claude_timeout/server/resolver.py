@@ -34,13 +34,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .errors import SimulationError
-from .exchange import Connect
-from .scenarios import DNS_KINDS
-from .timeline import Attempt, Timeouts
+from ..errors import SimulationError
+from ..exchange import Connect
+from ..network.timeline import Attempt, Timeouts
+from ..scenarios import DNS_KINDS
 
 if TYPE_CHECKING:
-    from .server import FaultServer
+    from .fault_server import FaultServer
 
 HOSTNAME = "api.anthropic.invalid"
 """The API host name the stub serves (``.invalid`` never resolves anywhere else, RFC 6761)."""
@@ -199,7 +199,7 @@ class Resolver:
 
     def _decide(self, client: tuple[str, int]) -> tuple[str, int, str | None, float]:
         """What this client socket's resolution gets: (verdict, rcode, address, delay)."""
-        from .server import connect_step
+        from ..scenarios import connect_step
 
         server = self.server
         with server._lock:

@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING
 
 import h11
 
-from .exchange import Connect, Data, Hangup, Head, Idle, Step, Upload, merge_idles
-from .timeline import Attempt
-from .wire import Headers
+from ..api.wire import Headers
+from ..exchange import Connect, Data, Hangup, Head, Idle, Step, Upload, merge_idles
+from ..network.timeline import Attempt
 
 if TYPE_CHECKING:
-    from .server import FaultServer
+    from .fault_server import FaultServer
 
 RECV = 65536
 

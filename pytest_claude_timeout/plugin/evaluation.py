@@ -18,8 +18,8 @@ from .verdict import diagnose, judge
 if TYPE_CHECKING:
     import pytest
 
-    from .network import SimulatedNetwork
-    from .scenarios import Scenario
+    from ..network.simulated import SimulatedNetwork
+    from ..scenarios import Scenario
 
 _PACKAGE_DIR = os.path.dirname(__file__)
 
@@ -62,7 +62,7 @@ def evaluate(
 
     ``label`` names the scenario's column (``proxy_cutoff-30s``); ``scenario`` is the one
     judged, as the test body left it (``network`` may hold more: a test can compose)."""
-    from .transport import stack_info
+    from ..transports.httpcore_mock import stack_info
 
     verdict = judge(spec, exc, elapsed, network.attempts)
     verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)

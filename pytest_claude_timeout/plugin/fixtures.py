@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .catalog import SCENARIOS
+from ..scenarios import SCENARIOS
 
 if TYPE_CHECKING:
-    from .network import SimulatedNetwork
-    from .scenarios import Scenario
-    from .server import FaultServer
+    from ..network.simulated import SimulatedNetwork
+    from ..scenarios import Scenario
+    from ..server.fault_server import FaultServer
 
 NETWORK_FIXTURES = frozenset({"claude_network", "claude_timeout_scenario", *SCENARIOS})
 __all__ = ["NETWORK_FIXTURES", "claude_fault_server", "claude_network", "claude_timeout_scenario", "horizon_of", *SCENARIOS]
@@ -44,7 +44,7 @@ def claude_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]
     time; nothing leaves the machine. ``claude_network.attempts`` lists what happened,
     ``claude_network.timeline()`` renders it, ``claude_network.add(...)`` composes scenarios.
     """
-    from .network import SimulatedNetwork
+    from ..network.simulated import SimulatedNetwork
 
     with SimulatedNetwork(horizon=horizon_of(request.config), seed=request.node.nodeid) as network:
         yield network
@@ -90,7 +90,7 @@ def claude_fault_server(request: pytest.FixtureRequest) -> Iterator[FaultServer]
     with a scenario spec (``"proxy_cutoff:30"``), a Scenario, a list of them, or a dict
     ``{"scenarios": [...], "time_scale": 0.02, "resolver": False}``.
     """
-    from .server import FaultServer
+    from ..server.fault_server import FaultServer
 
     param = getattr(request, "param", None)
     options: dict[str, Any] = dict(param) if isinstance(param, dict) else {"scenarios": param}

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .scenarios import Scenario, ScenarioError, scenario_from_spec
+from ..scenarios import Scenario, ScenarioError, scenario_from_spec
 
 MARKER = "claude_timeout"
 SCENARIO_FIXTURE = "claude_timeout_scenario"

@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .errors import HorizonExceeded, SimulationError
+from ..errors import HorizonExceeded, SimulationError
 
 DEFAULT_HORIZON = 24 * 3600.0
 

@@ -11,9 +11,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .errors import HorizonExceeded
+from ..errors import HorizonExceeded
+from ..network.timeline import Attempt
 from .marker import MarkerSpec, expect_names, type_name
-from .timeline import Attempt
 
 RAW_STACK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2")
 

@@ -23,12 +23,12 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import transport
-from .api import ApiRequest, FakeApi, is_messages_call
+from ..api.fake import ApiRequest, FakeApi, is_messages_call
+from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
+from ..exchange import Head, Yielded, play
+from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
+from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
-from .errors import HorizonExceeded, SimulationError, UnhandledRequest
-from .exchange import Head, Yielded, play
-from .scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from .timeline import Attempt, Timeouts, render
 
 if TYPE_CHECKING:

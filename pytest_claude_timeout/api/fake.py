@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..exchange import Data, Head, Step
 from . import wire
-from .exchange import Data, Head, Step
 
 
 @dataclass(frozen=True)

@@ -42,13 +42,20 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .api import ApiRequest, FakeApi, is_messages_call
+from ..api.fake import ApiRequest, FakeApi, is_messages_call
+from ..api.wire import error_headers, not_found_body
+from ..errors import SimulationError
+from ..exchange import Data, Head, Upload
+from ..network.timeline import Attempt, Timeouts, render
+from ..scenarios import (
+    AttemptContext,
+    Scenario,
+    ScenarioError,
+    connect_step,
+    scenario_from_spec,
+    shape,
+)
 from .connection import ClientGone, Connection, Incoming
-from .errors import SimulationError
-from .exchange import Connect, Data, Head, Upload
-from .scenarios import AttemptContext, Scenario, ScenarioError, scenario_from_spec, shape
-from .timeline import Attempt, Timeouts, render
-from .wire import error_headers, not_found_body
 
 if TYPE_CHECKING:
     from .resolver import Resolver
@@ -77,7 +84,7 @@ def parse_spec(spec: Scenario | str) -> Scenario:
     parameter, as everywhere) or ``"name:key=value,key=value"`` (any parameters; values are
     numbers, ``none``, ``true``/``false`` or text), e.g. ``dns_failure:kind=resolver_timeout``."""
     if isinstance(spec, str) and "=" in spec.partition(":")[2]:
-        from .catalog import SCENARIOS
+        from ..scenarios import SCENARIOS
 
         name, _, rest = spec.partition(":")
         cls = SCENARIOS.get(name.strip())
@@ -105,16 +112,6 @@ def _value(text: str) -> object:
         except ValueError:
             pass
     return text
-
-
-def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host: str) -> Connect | None:
-    """The first ``Connect`` step the scenarios give attempt ``number`` (``None``: the
-    connection is made at once). It does not depend on the request, which does not exist
-    yet when a connection is made: it is shaped for a placeholder request."""
-    request = ApiRequest("POST", f"http://{host}/v1/messages", "/v1/messages", {})
-    ctx = AttemptContext(number, 0, request, host, datetime.now(timezone.utc))
-    steps = shape(FakeApi(text=api.text), scenarios, request, ctx)
-    return next((s for s in steps if isinstance(s, Connect)), None)
 
 
 def _needs_resolver(scenarios: Sequence[Scenario], api: FakeApi) -> list[str]:
@@ -164,7 +161,7 @@ class FaultServer:
                 f"{', '.join(early)} act(s) before the connection exists: the fault server plays "
                 "them when the client resolves the API host name through its DNS stub. Use "
                 "FaultServer(..., resolver=True) and a client that resolves through it "
-                "(pytest_claude_timeout.sandbox)."
+                "(pytest_claude_timeout.server.sandbox)."
             )
         self.resolver: Resolver | None = None
         if resolver:

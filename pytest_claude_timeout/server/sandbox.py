@@ -13,7 +13,7 @@ unprivileged user namespaces with ``--user``); :func:`unavailable` says why it c
 here, if it cannot. Inside the namespace this module's ``main`` does the mounts, then
 ``exec``\\ s the command::
 
-    unshare --mount --uts --propagation private python -m pytest_claude_timeout.sandbox \\
+    unshare --mount --uts --propagation private python -m pytest_claude_timeout.server.sandbox \\
         --nameserver 127.0.53.4 --timeout 5 --attempts 2 -- CMD ...
 """
 
@@ -55,7 +55,7 @@ def command(
     if os.geteuid() != 0:
         prefix[1:1] = ["--user", "--map-root-user"]
     return [
-        *prefix, sys.executable, "-m", "pytest_claude_timeout.sandbox",
+        *prefix, sys.executable, "-m", "pytest_claude_timeout.server.sandbox",
         "--nameserver", address, "--timeout", str(timeout), "--attempts", str(attempts), "--", *argv,
     ]
 
@@ -113,7 +113,7 @@ def enter(nameserver: str, timeout: int, attempts: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pytest_claude_timeout.sandbox", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pytest_claude_timeout.server.sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument("--nameserver", required=True)
     parser.add_argument("--timeout", type=int, default=GLIBC_TIMEOUT)
     parser.add_argument("--attempts", type=int, default=GLIBC_ATTEMPTS)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from ..scenarios import Scenario, scenario_from_spec
 from .evaluation import conclude, evaluate, pass_through
 from .fixtures import horizon_of
 from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec, standard_labels
-from .scenarios import Scenario, scenario_from_spec
 
 AUDIT_MODEL = "claude-sonnet-4-6"
 AUDIT_PROMPT = [{"role": "user", "content": "Summarize the incident report in three bullet points."}]
@@ -96,7 +96,7 @@ class ClientAuditItem(pytest.Item):
     def runtest(self) -> None:
         import anthropic
 
-        from .network import SimulatedNetwork
+        from ..network.simulated import SimulatedNetwork
 
         assert isinstance(self.parent, ClientAudit)
         spec = self.parent.spec

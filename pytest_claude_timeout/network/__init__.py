@@ -1,0 +1,1 @@
+"""The simulated network: :class:`SimulatedNetwork`, its virtual clock and its timeline."""

@@ -1,0 +1,175 @@
+"""Scenarios of the client's side of the network: name resolution, connecting, a slow
+uplink, a client that cannot reach the API at all, and its own connection pool's limit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..exchange import (
+    Connect,
+    Hangup,
+    Idle,
+    Step,
+    Upload,
+    head_index,
+)
+from .base import (
+    CLIENT_NETWORK,
+    SERVER,
+    AttemptContext,
+    Scenario,
+    ScenarioError,
+    _applies,
+    _check_count,
+)
+from .service import SlowPrefill
+
+DNS_KINDS = {
+    # kind: (seconds until the resolver's answer, message, bounded by connect timeout in sync?)
+    "nxdomain": (0.02, "[Errno -2] Name or service not known"),
+    "no_resolver": (0.001, "[Errno -3] Temporary failure in name resolution"),
+    "resolver_timeout": (10.0, "[Errno -3] Temporary failure in name resolution"),
+}
+
+
+@dataclass
+class DnsFailure(Scenario):
+    """The API host name does not resolve on the first ``attempts`` attempts (``None``:
+    always): the client sees a connection error with the platform's (glibc) message.
+
+    ``kind``: ``nxdomain`` (the name does not exist, answered in 20 ms), ``no_resolver``
+    (no resolver reachable, fails at once), ``resolver_timeout`` (the resolver never
+    answers: glibc gives up after 2 tries x 5 s). A sync client resolves outside its connect
+    timeout (``socket.create_connection``) and waits the full 10 s; an async client resolves
+    inside it (anyio) and gets ``ConnectTimeout`` at the connect timeout.
+    """
+
+    name: ClassVar[str] = "dns_failure"
+    main: ClassVar[str] = "attempts"
+    layer: ClassVar[int] = CLIENT_NETWORK
+
+    attempts: int | None = 1
+    kind: str = "nxdomain"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "attempts", self.attempts, minimum=1)
+        if self.kind not in DNS_KINDS:
+            raise ScenarioError(f"{self.name}: kind must be one of {sorted(DNS_KINDS)}, not {self.kind!r}")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if self.attempts is not None and ctx.number > self.attempts:
+            return steps
+        seconds, message = DNS_KINDS[self.kind]
+        note = f"resolving {ctx.host}: {self.kind.replace('_', ' ')}"
+        return [Connect(seconds, note, error="ConnectError", message=message, resolving=True)]
+
+
+@dataclass
+class ConnectTimeout(Scenario):
+    """The host never answers the TCP handshake (SYN dropped by a firewall or a dead
+    route) on the first ``attempts`` attempts: ``ConnectTimeout`` at the connect timeout."""
+
+    name: ClassVar[str] = "connect_timeout"
+    main: ClassVar[str] = "attempts"
+    layer: ClassVar[int] = CLIENT_NETWORK
+
+    attempts: int | None = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "attempts", self.attempts, minimum=1)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not _applies(self.attempts, ctx.number):
+            return steps
+        return [Connect(math.inf, f"connecting to {ctx.host}: no answer to the handshake")]
+
+
+@dataclass
+class ConnectionRefused(ConnectTimeout):
+    """Nothing listens on the port (a server restarting, a wrong port): the connection is
+    refused at once, ``[Errno 111] Connection refused``."""
+
+    name: ClassVar[str] = "connection_refused"
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not _applies(self.attempts, ctx.number):
+            return steps
+        return [Connect(0.001, f"connecting to {ctx.host}: refused", error="ConnectError", message="[Errno 111] Connection refused")]
+
+
+@dataclass
+class ServerDisconnect(ConnectTimeout):
+    """The server accepts the request and closes the connection before sending a byte
+    (a crashed worker, a recycled keep-alive connection): ``RemoteProtocolError``."""
+
+    name: ClassVar[str] = "server_disconnect"
+    layer: ClassVar[int] = SERVER
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not _applies(self.attempts, ctx.number):
+            return steps
+        return [Hangup("RemoteProtocolError", "Server disconnected without sending a response.", "server closed the connection before any byte")]
+
+
+@dataclass
+class SlowUpload(Scenario):
+    """The request body goes up a slow uplink at ``rate`` bytes/s (plus ``extra_bytes``, to
+    stand for a larger prompt). The stack's write returns once the body is buffered, so the
+    upload counts against the read timeout, not the write timeout (measured: see
+    ``exchange.Upload``); on real sockets only the bytes really sent can be slowed."""
+
+    name: ClassVar[str] = "slow_upload"
+    main: ClassVar[str] = "rate"
+    layer: ClassVar[int] = CLIENT_NETWORK
+
+    rate: float = 20_000.0
+    extra_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.rate > 0:
+            raise ScenarioError(f"{self.name}: rate must be a positive number of bytes per second")
+        _check_count(self, "extra_bytes", self.extra_bytes, minimum=0)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        size = ctx.request.size + self.extra_bytes
+        at = next((i for i, s in enumerate(steps) if not isinstance(s, Connect)), len(steps))
+        return [*steps[:at], Upload(size / self.rate, f"uploading {size} bytes at {self.rate:g} B/s"), *steps[at:]]
+
+
+@dataclass
+class ForceFailure(Scenario):
+    """A realistic round trip to the API (``rtt``, 50 ms by default: a client in Europe
+    calling a US region): connecting costs 2 round trips (TCP, TLS 1.3) and the first byte
+    one more. The classic check "timeout=0.001 must fail at once" fails in the connect
+    phase here; on loopback, with almost no round trip, it may not fail at all."""
+
+    name: ClassVar[str] = "force_failure"
+    main: ClassVar[str] = "rtt"
+    layer: ClassVar[int] = CLIENT_NETWORK
+
+    rtt: float = 0.05
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("rtt",)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        at = head_index(steps)
+        if at is None or self.rtt == 0:
+            return steps
+        return [Connect(2 * self.rtt, "TCP and TLS handshakes (2 round trips)"), *steps[:at], Idle(self.rtt, "first byte (1 round trip)"), *steps[at:]]
+
+
+@dataclass
+class PoolExhaustion(SlowPrefill):
+    """Slow answers (``seconds`` each, 30 s by default) for more concurrent calls than the
+    client's connection limit (``httpx.Limits(max_connections=...)``): the calls past the
+    limit wait for a free connection up to the pool timeout, then fail with ``PoolTimeout``
+    (async clients; the network enforces each pool's limit as httpcore does)."""
+
+    name: ClassVar[str] = "pool_exhaustion"
+    seconds: float = 30.0

@@ -1,0 +1,62 @@
+"""The registry of scenarios by name (fixture names, marker names, specs such as
+``"proxy_cutoff:30"``). It imports the scenario families; none of them imports it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .base import (
+    Scenario,
+    ScenarioError,
+)
+from .client_network import (
+    ConnectionRefused,
+    ConnectTimeout,
+    DnsFailure,
+    ForceFailure,
+    PoolExhaustion,
+    ServerDisconnect,
+    SlowUpload,
+)
+from .middleboxes import AwsAlb, Cloudflare, GcpLoadBalancer, ProxyCutoff
+from .service import (
+    ConnectionReset,
+    LongGeneration,
+    LongSilence,
+    Overloaded,
+    RateLimited,
+    RetryAfterExtreme,
+    SlowPrefill,
+    StalledStream,
+    TruncatedStream,
+)
+
+SCENARIOS: dict[str, type[Scenario]] = {
+    cls.name: cls
+    for cls in (
+        SlowPrefill, StalledStream, ProxyCutoff, DnsFailure, LongGeneration, AwsAlb, Cloudflare,
+        GcpLoadBalancer, ConnectTimeout, ConnectionRefused, ServerDisconnect, ConnectionReset,
+        TruncatedStream, LongSilence, RateLimited, RetryAfterExtreme, Overloaded, SlowUpload, ForceFailure,
+        PoolExhaustion,
+    )
+}
+"""Every scenario by its name: the fixture names and the marker's scenario names."""
+
+
+def scenario_from_spec(spec: str | Scenario) -> Scenario:
+    """``"slow_prefill"``, ``"proxy_cutoff:30"`` (the main parameter) or a Scenario instance."""
+    if isinstance(spec, Scenario):
+        return dataclasses.replace(spec)
+    if not isinstance(spec, str):
+        raise ScenarioError(f"a scenario is a name such as 'proxy_cutoff:30' or a Scenario object, not {spec!r}")
+    name, _, value = spec.partition(":")
+    cls = SCENARIOS.get(name.strip())
+    if cls is None:
+        raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
+    if not value:
+        return cls()
+    try:
+        number: float = int(value) if value.strip().isdigit() else float(value)
+    except ValueError:
+        raise ScenarioError(f"{spec!r}: {value!r} is not a number (the {cls.main} of {name})") from None
+    return cls.from_param(number)

@@ -1,0 +1,291 @@
+"""Scenarios of the API service's own behaviour: slow prefill, long generations, stalls,
+resets and truncation, rate limits and overload.
+
+Each class says what the client sees and where the behaviour comes from: *documented*
+(the vendor's documentation states it), *measured* (checked against real software by the
+conformance suite), or *assumed* (a reasonable model nobody has checked yet).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import ClassVar
+
+from ..api import wire
+from ..exchange import (
+    Data,
+    Hangup,
+    Head,
+    Idle,
+    Step,
+)
+from .base import (
+    CLIENT_NETWORK,
+    AttemptContext,
+    Scenario,
+    ScenarioError,
+    _after_deltas,
+    _after_label,
+    _applies,
+    _check_count,
+    _split_body,
+    delay_first_byte,
+)
+
+
+@dataclass
+class SlowPrefill(Scenario):
+    """The API needs ``seconds`` before the first response byte (a long prompt's prefill).
+
+    A streaming response sends its headers and ``message_start`` at once, then a ``ping``
+    every ``ping_interval`` seconds during the wait (``None``: no pings), as the API does.
+    """
+
+    name: ClassVar[str] = "slow_prefill"
+    main: ClassVar[str] = "seconds"
+
+    seconds: float = 75.0
+    ping_interval: float | None = 10.0
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("seconds", "ping_interval")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        return delay_first_byte(steps, self.seconds, self.ping_interval, "prefill")
+
+
+@dataclass
+class StalledStream(Scenario):
+    """A stream delivers its opening events and ``deltas`` text deltas, then stays silent
+    for ``stall`` seconds (default: forever) on the open connection.
+
+    Only the first ``attempts`` streaming requests stall (``None``: every one); later
+    ones, on new connections, are healthy. Non-streaming requests are not affected.
+    """
+
+    name: ClassVar[str] = "stalled_stream"
+    main: ClassVar[str] = "stall"
+
+    stall: float = math.inf
+    deltas: int = 2
+    attempts: int | None = 1
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("stall",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "deltas", self.deltas, minimum=0)
+        _check_count(self, "attempts", self.attempts, minimum=1)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not ctx.request.stream or (self.attempts is not None and ctx.stream_number > self.attempts):
+            return steps
+        at = _after_label(steps, "content_block_delta", self.deltas) if self.deltas else None
+        if at is None:
+            at = _after_label(steps, "ping") or _after_label(steps, "message_start")
+        if at is None:
+            return steps
+        return [*steps[:at], Idle(self.stall, "stream stalled"), *steps[at:]]
+
+
+@dataclass
+class LongGeneration(Scenario):
+    """The model writes ``tokens`` output tokens at ``rate`` tokens/s after ``prefill`` s.
+
+    Non-streaming: nothing arrives until the whole answer is done (4,000 tokens at 50/s:
+    81 s, past a 60 s read timeout). Streaming: deltas arrive as they are generated, so the
+    read timeout only bounds the gap between two deltas. (Documented: the API streams
+    deltas as generated; rates vary by model.)
+    """
+
+    name: ClassVar[str] = "long_generation"
+    main: ClassVar[str] = "tokens"
+
+    tokens: int = 4000
+    rate: float = 50.0
+    prefill: float = 1.0
+    tokens_per_delta: int = 5
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("prefill",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "tokens", self.tokens, minimum=1)
+        _check_count(self, "tokens_per_delta", self.tokens_per_delta, minimum=1)
+        if not self.rate > 0:
+            raise ScenarioError(f"{self.name}: rate must be a positive number of tokens per second")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not ctx.request.stream:
+            return delay_first_byte(steps, self.prefill + self.tokens / self.rate, None, f"generating {self.tokens} tokens")
+        steps = delay_first_byte(steps, self.prefill, None, "prefill")
+        deltas = [i for i, s in enumerate(steps) if isinstance(s, Data) and s.label == "content_block_delta"]
+        if not deltas:
+            return steps
+        words = wire.chunk_text(wire.DEFAULT_TEXT)
+        count = math.ceil(self.tokens / self.tokens_per_delta)
+        gap = self.tokens_per_delta / self.rate
+        generated: list[Step] = []
+        for i in range(count):
+            generated += [Idle(gap, "generating"), Data(wire.text_delta(words[i % len(words)]), "content_block_delta")]
+        return [*steps[: deltas[0]], *generated, *steps[deltas[-1] + 1 :]]
+
+
+@dataclass
+class ConnectionReset(Scenario):
+    """A flaky link (mobile, VPN) resets the connection mid-body after ``deltas`` text
+    deltas (half of a plain body): the client sees ``ReadError: [Errno 104] Connection
+    reset by peer``. Only the first ``attempts`` attempts (``None``: all)."""
+
+    name: ClassVar[str] = "connection_reset"
+    main: ClassVar[str] = "deltas"
+    layer: ClassVar[int] = CLIENT_NETWORK
+
+    deltas: int = 2
+    attempts: int | None = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "deltas", self.deltas, minimum=0)
+        _check_count(self, "attempts", self.attempts, minimum=1)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not _applies(self.attempts, ctx.number):
+            return steps
+        if not ctx.request.stream:
+            steps = _split_body(steps)
+            at = _after_label(steps, "message (first half)")
+        else:
+            at = _after_deltas(steps, self.deltas)
+        if at is None:
+            return steps
+        return [*steps[:at], Hangup("ReadError", "[Errno 104] Connection reset by peer", "connection reset by peer (RST)")]
+
+
+@dataclass
+class TruncatedStream(Scenario):
+    """A stream ends cleanly (its final chunk sent) after ``deltas`` text deltas, without
+    ``message_stop``: the SDK hands back a partial message with ``stop_reason=None`` and no
+    error. Silent data loss, which the marker's report flags."""
+
+    name: ClassVar[str] = "truncated_stream"
+    main: ClassVar[str] = "deltas"
+
+    deltas: int = 2
+    attempts: int | None = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "deltas", self.deltas, minimum=0)
+        _check_count(self, "attempts", self.attempts, minimum=1)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not ctx.request.stream or not (self.attempts is None or ctx.stream_number <= self.attempts):
+            return steps
+        at = _after_deltas(steps, self.deltas)
+        return steps if at is None else steps[:at]
+
+
+@dataclass
+class LongSilence(StalledStream):
+    """A healthy stream goes quiet for ``stall`` seconds (330 s: a large ``tool_use`` input
+    being prepared) and then completes. A read timeout or idle watchdog tighter than the
+    silence fails it; one that allows it survives. Every attempt."""
+
+    name: ClassVar[str] = "long_silence"
+
+    stall: float = 330.0
+    attempts: int | None = None
+
+
+@dataclass
+class RateLimited(Scenario):
+    """The first ``attempts`` attempts get ``status`` (429, ``rate_limit_error``) with
+    ``retry-after`` seconds, or ``retry-after-ms``, or (``http_date=True``) ``retry-after``
+    as an HTTP date read against the virtual wall clock. The SDK decides what to honour:
+    0.x only values up to 60 s, 1.x and later any positive value."""
+
+    name: ClassVar[str] = "rate_limited"
+    main: ClassVar[str] = "retry_after"
+
+    retry_after: float | None = 5.0
+    retry_after_ms: float | None = None
+    http_date: bool = False
+    attempts: int | None = 1
+    status: int = 429
+    error_type: str = "rate_limit_error"
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("retry_after", "retry_after_ms")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "attempts", self.attempts, minimum=1)
+
+    def headers(self, ctx: AttemptContext) -> dict[str, str]:
+        extra = {}
+        if self.retry_after is not None:
+            extra["retry-after"] = (
+                email.utils.format_datetime(ctx.at + timedelta(seconds=self.retry_after), usegmt=True)
+                if self.http_date
+                else f"{self.retry_after:g}"
+            )
+        if self.retry_after_ms is not None:
+            extra["retry-after-ms"] = f"{self.retry_after_ms:g}"
+        return extra
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not _applies(self.attempts, ctx.number):
+            return steps
+        body = wire.error_body(self.error_type, "This request would exceed the rate limit for your organization.")
+        headers = wire.error_headers(f"req_sim_{ctx.number:06d}", body, self.headers(ctx))
+        return [Head(self.status, headers, f"({self.error_type})"), Data(body, "error body")]
+
+
+@dataclass
+class RetryAfterExtreme(RateLimited):
+    """A 429 whose ``retry-after-ms`` asks for days (3 by default): what each SDK line does
+    with it, and whether the test's budget notices."""
+
+    name: ClassVar[str] = "retry_after"
+    main: ClassVar[str] = "retry_after_ms"
+
+    retry_after: float | None = None
+    retry_after_ms: float | None = 3 * 86400 * 1000.0
+
+
+@dataclass
+class Overloaded(Scenario):
+    """The API is overloaded on the first ``attempts`` attempts: ``where="headers"`` answers
+    529 ``overloaded_error`` (retried by the SDK); ``where="stream"`` sends an ``error``
+    event after ``deltas`` deltas and ends the stream (the SDK raises ``APIStatusError``
+    with status 200 from the iteration and does not retry)."""
+
+    name: ClassVar[str] = "overloaded"
+    main: ClassVar[str] = "attempts"
+
+    where: str = "headers"
+    attempts: int | None = 1
+    deltas: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "attempts", self.attempts, minimum=1)
+        if self.where not in ("headers", "stream"):
+            raise ScenarioError(f"{self.name}: where must be 'headers' or 'stream', not {self.where!r}")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not _applies(self.attempts, ctx.number):
+            return steps
+        if self.where == "stream":
+            if not ctx.request.stream:
+                return steps
+            at = _after_deltas(steps, self.deltas)
+            return steps if at is None else [*steps[:at], Data(wire.error_event("overloaded_error", "Overloaded"), "error")]
+        body = wire.error_body("overloaded_error", "Overloaded")
+        return [Head(529, wire.error_headers(f"req_sim_{ctx.number:06d}", body), "(overloaded_error)"), Data(body, "error body")]
