@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from ..scenarios import Scenario
 from .fixtures import *  # noqa: F403  (the fixtures, registered by pytest from this module)
 from .marker import MARKER, SCENARIO_FIXTURE, MarkerError, parse_marker
+
+if TYPE_CHECKING:
+    from ..network.simulated import SimulatedNetwork
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,11 +121,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
     # A marker item: run the body, catch what it raises, and judge it against the marker.
     scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
-    if scenario is None:
+    if not isinstance(scenario, Scenario):
         return (yield)
     from .evaluation import conclude, evaluate, pass_through
 
-    network = pyfuncitem.funcargs["claude_network"]
+    network = cast("SimulatedNetwork", pyfuncitem.funcargs["claude_network"])
     started = network.elapsed
     exc: BaseException | None = None
     try:
