@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, SupportsIndex
 
 from ..errors import HorizonExceeded, SimulationError
 from . import loops, participants
@@ -45,7 +45,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
     return asyncio._get_running_loop()
 
 
-def _virtual_sleep(seconds: float) -> None:
+def _virtual_sleep(seconds: float | SupportsIndex) -> None:
     """``time.sleep`` while a clock is installed: a wait on the clock for participants,
     real for every other thread, and real for good once the clock is gone (a module that
     did ``from time import sleep`` during the simulation keeps this function)."""
@@ -53,7 +53,7 @@ def _virtual_sleep(seconds: float) -> None:
     if clock is None or clock.scheduler.current() is None:
         _real_sleep(seconds)
     else:
-        clock.sleep(seconds, "time.sleep", strict=False)
+        clock.sleep(float(seconds), "time.sleep", strict=False)
 
 
 class VirtualClock:
@@ -192,7 +192,7 @@ class VirtualClock:
         real_anyio_sleep = anyio.sleep
         if real_anyio_sleep is not _anyio_sleep:
             _REAL_ANYIO_SLEEP[:] = [real_anyio_sleep]
-        anyio.sleep = _anyio_sleep  # type: ignore[assignment]
+        anyio.sleep = _anyio_sleep
         self._undo.append(lambda: setattr(anyio, "sleep", real_anyio_sleep))
         _installed = self
         self._undo.append(_forget_installed)

@@ -72,7 +72,7 @@ def attach(loop: asyncio.AbstractEventLoop, sched: Scheduler) -> None:
         setattr(loop, _LOOPTIME_FLAG, False)
     selector.select = select
     loop.time = lambda: sched.now  # type: ignore[method-assign]
-    loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
+    loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign,assignment]
     loop.__dict__["_pct_scheduler"] = sched
     loop.__dict__["_pct_state"] = state
     sched.on_stop.append(lambda: detach(loop))

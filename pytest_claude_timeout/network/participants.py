@@ -188,8 +188,8 @@ class WorkQueue:
 
 def _submit(self: futures_thread.ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     sched, _ = _participant()
-    if sched is not None and not isinstance(self._work_queue, WorkQueue):  # type: ignore[attr-defined]
-        self._work_queue = WorkQueue(self._work_queue)  # type: ignore[attr-defined]
+    if sched is not None and not isinstance(self._work_queue, WorkQueue):
+        self._work_queue = WorkQueue(self._work_queue)  # type: ignore[assignment]
     return _real_submit(self, fn, *args, **kwargs)
 
 
@@ -207,7 +207,7 @@ def install(sched: Scheduler) -> None:
     threading.Thread.join = _join  # type: ignore[method-assign]
     threading.Condition.wait = _wait  # type: ignore[method-assign]
     threading.Condition.notify = _notify  # type: ignore[method-assign]
-    futures_thread.ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+    futures_thread.ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign,assignment]
     threading._time = _monotonic  # type: ignore[attr-defined]
     queue.time = _monotonic  # type: ignore[attr-defined]
 

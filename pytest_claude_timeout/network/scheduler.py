@@ -45,7 +45,7 @@ _real_monotonic = time.monotonic
 class Activity:
     """One participant: a thread (or the event loop it runs) under the virtual clock."""
 
-    __slots__ = ("name", "ident", "state", "gate", "timer", "timed_out", "blocked_on", "wake", "scheduler", "thread")
+    __slots__ = ("blocked_on", "gate", "ident", "name", "scheduler", "state", "thread", "timed_out", "timer", "wake")
 
     def __init__(self, scheduler: Scheduler, name: str, ident: int | None) -> None:
         self.scheduler = scheduler

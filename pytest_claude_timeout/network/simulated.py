@@ -288,7 +288,7 @@ class _Waiter:
     """One attempt waiting for a pooled connection (a future for async code, a flag and
     the pools' condition for sync code)."""
 
-    __slots__ = ("future", "granted", "gone", "key")
+    __slots__ = ("future", "gone", "granted", "key")
 
     def __init__(self, future: asyncio.Future[None] | None = None) -> None:
         self.future = future
@@ -327,17 +327,17 @@ class _Pools:
         self.waiters.setdefault(key, collections.deque()).append(waiter)
         return key, limit
 
-    def _bound(self, attempt: Attempt, clock: Any, limit: int) -> float:
+    def _bound(self, attempt: Attempt, clock: VirtualClock, limit: int) -> float:
         started = clock.now()
         attempt.event(started, f"pool full ({limit} connections): waiting for a free connection")
         wait = attempt.timeouts.pool
         return clock.horizon - started if wait is None else min(wait, clock.horizon - started)
 
-    def _got(self, attempt: Attempt, key: int, clock: Any) -> None:
+    def _got(self, attempt: Attempt, key: int, clock: VirtualClock) -> None:
         self.held[attempt.number] = key
         attempt.event(clock.now(), "got a connection from the pool")
 
-    def _give_up(self, attempt: Attempt, core: str, clock: Any, bound: float) -> BaseException:
+    def _give_up(self, attempt: Attempt, core: str, clock: VirtualClock, bound: float) -> BaseException:
         wait = attempt.timeouts.pool
         if wait is None or wait > bound:
             return HorizonExceeded(
@@ -350,7 +350,7 @@ class _Pools:
         attempt.finish(clock.now(), f"PoolTimeout (pool timeout {wait:g} s) in connect", phase="connect", error="PoolTimeout")
         return transport.core_module(core).PoolTimeout("timed out")  # type: ignore[no-any-return]
 
-    def acquire_sync(self, pool: Any, attempt: Attempt, core: str, clock: Any) -> None:
+    def acquire_sync(self, pool: Any, attempt: Attempt, core: str, clock: VirtualClock) -> None:
         waiter = _Waiter()
         with self.cond:
             queued = self._enter(pool, attempt, waiter)
@@ -374,7 +374,7 @@ class _Pools:
                 return
         raise error
 
-    async def acquire(self, pool: Any, attempt: Attempt, core: str, clock: Any) -> None:
+    async def acquire(self, pool: Any, attempt: Attempt, core: str, clock: VirtualClock) -> None:
         waiter = _Waiter(asyncio.get_running_loop().create_future())
         assert waiter.future is not None
         with self.cond:
