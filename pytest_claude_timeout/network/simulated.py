@@ -169,7 +169,7 @@ class SimulatedNetwork:
             start=now,
         )
         self.attempts.append(attempt)
-        attempt.event(now, "request sent")
+        attempt.event(now, "request sent", "sent")
         ctx = AttemptContext(
             attempt.number,
             self._streams if api_request.stream else 0,
@@ -188,7 +188,7 @@ class SimulatedNetwork:
         except HorizonExceeded as exc:
             phase = "body" if attempt.status is not None else "headers"
             outcome = "stopped at the virtual horizon: " + ("would wait forever" if exc.forever else f"would wait {exc.waited:g} s")
-            attempt.event(self.clock.now(), outcome)
+            attempt.event(self.clock.now(), outcome, "horizon")
             attempt.finish(self.clock.now(), outcome, phase=phase, error="HorizonExceeded")
             raise
         finally:
@@ -248,7 +248,7 @@ class _Body:
         if not self.attempt.finished:
             now = self.network.clock.now()
             parts = len(self.attempt.delivered)
-            self.attempt.event(now, "client closed the response")
+            self.attempt.event(now, "client closed the response", "closed")
             self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
         self.gen.close()  # type: ignore[attr-defined]
         self.network._pools.release(self.attempt)
@@ -297,7 +297,7 @@ class _Pools:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.setdefault(key, collections.deque()).append(waiter)
         started = clock.now()
-        attempt.event(started, f"pool full ({limit} connections): waiting for a free connection")
+        attempt.event(started, f"pool full ({limit} connections): waiting for a free connection", "pool")
         wait = attempt.timeouts.pool
         bound = clock.horizon - started if wait is None else min(wait, clock.horizon - started)
         try:
@@ -312,11 +312,11 @@ class _Pools:
                     waited=float("inf"),
                     forever=True,
                 ) from None
-            attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)")
+            attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)", "timeout")
             attempt.finish(clock.now(), f"PoolTimeout (pool timeout {wait:g} s) in connect", phase="connect", error="PoolTimeout")
             raise transport.core_module(core).PoolTimeout("timed out") from None
         self.held[attempt.number] = key
-        attempt.event(clock.now(), "got a connection from the pool")
+        attempt.event(clock.now(), "got a connection from the pool", "pool")
 
     def release(self, attempt: Attempt) -> None:
         key = self.held.pop(attempt.number, None)
