@@ -54,7 +54,7 @@ class SessionReport:
             return
         for name, value in report.user_properties:
             if name in (RECORD_PROPERTY, FIXTURE_RECORD_PROPERTY):
-                record = json.loads(value)
+                record = json.loads(str(value))
                 record["outcome"] = _outcome(report)
                 if name == RECORD_PROPERTY:
                     self.records[record["nodeid"]] = record
