@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -191,7 +192,7 @@ def search(run: Callable[[float], Probe], low: float, high: float, *, integer: b
     points = sorted(set(grid if grid is not None else default_grid(low, high, integer=integer)))
     probes = {v: run(v) for v in points}
     ordered = [probes[v] for v in points]
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         lo, hi = a, b
         while lo.signature() != hi.signature():
             gap = hi.value - lo.value
@@ -262,7 +263,9 @@ def run_once(
             result = call(network)
             if inspect.isawaitable(result):
                 network.run(_awaited(result))
-        except (KeyboardInterrupt, SystemExit, *passthrough):
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except passthrough:
             raise
         except SimulationError as error:
             if not isinstance(error, HorizonExceeded):

@@ -198,7 +198,7 @@ def test_chromium_renders_the_attempts_where_they_happened(inner: pytest.Pyteste
     # virtual time axis, as wide as it lasted, one lane below the other.
     (svg,) = [s for s in page.find("svg") if s["run"] == FAILING and "timeline" in s.get("class", "")]
     left, plot, t_max = float(svg["data-left"]), float(svg["data-plot-width"]), float(svg["data-t-max"])
-    bars = [b for b in page.with_class("attempt-bar", FAILING)]
+    bars = page.with_class("attempt-bar", FAILING)
     attempts = records[FAILING]["attempts"]
     assert len(bars) == len(attempts) == 3
     for bar, attempt in zip(bars, attempts):

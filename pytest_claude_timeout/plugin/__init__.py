@@ -142,15 +142,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
     # A marker item: run the body, catch what it raises, and judge it against the marker.
     scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
-<<<<<<< HEAD
-    if scenario is None:
+    if not isinstance(scenario, Scenario):
         if not pyfuncitem.config.getoption("claude_timeout_html", None) or "claude_network" not in pyfuncitem.funcargs:
             return (yield)
         return (yield from _recorded_fixture_run(pyfuncitem))
-=======
-    if not isinstance(scenario, Scenario):
-        return (yield)
->>>>>>> main
     from .evaluation import conclude, evaluate, pass_through
 
     network = cast("SimulatedNetwork", pyfuncitem.funcargs["claude_network"])
@@ -180,7 +175,7 @@ def _recorded_fixture_run(item: pytest.Function) -> Generator[None, Any, Any]:
     # A test on the fixtures, while an HTML report is asked for: record its timeline too.
     from .evaluation import attach_fixture_record, fixture_run, pass_through
 
-    network = item.funcargs["claude_network"]
+    network = cast("SimulatedNetwork", item.funcargs["claude_network"])
     try:
         result = yield
     except pass_through():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .evaluation import pass_through
 from .fixtures import horizon_of
@@ -61,7 +61,7 @@ def search(
         judge=judge_as(spec),
         also=also or [],
         passthrough=pass_through(),
-        **settings,  # type: ignore[arg-type]
+        **settings,
     )
     return envelope.as_dict()
 
@@ -71,7 +71,7 @@ def of_marked_test(item: pytest.Function, settings: Mapping[str, float], spec: M
     network holding the probed scenario (and copies of the scenario fixtures it uses)."""
     from ..scenarios import SCENARIOS
 
-    network: SimulatedNetwork = item.funcargs["claude_network"]
+    network = cast("SimulatedNetwork", item.funcargs["claude_network"])
     network.stop()  # the test's own network is done; each probe gets its own
     names = item._fixtureinfo.argnames
     fixtures = {name: item.funcargs[name] for name in names}
@@ -88,4 +88,4 @@ def of_marked_test(item: pytest.Function, settings: Mapping[str, float], spec: M
             kwargs[name] = probe.scenarios[1 + i]
         return body(**kwargs)
 
-    return search(item.config, settings, spec, scenario, call, [item.funcargs[n] for n in others])
+    return search(item.config, settings, spec, scenario, call, [cast("Scenario", item.funcargs[n]) for n in others])

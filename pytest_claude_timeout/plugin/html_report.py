@@ -138,14 +138,14 @@ def matrix(records: Sequence[Record], ids: Mapping[str, str]) -> str:
     for name, cells in rows.items():
         out.append(f"<tr><td class='row'>{esc(name)}</td>")
         for column in columns:
-            r = cells.get(column)
-            if r is None:
+            cell = cells.get(column)
+            if cell is None:
                 out.append("<td class='v-none'>-</td>")
                 continue
-            title = f"{r['kind']}: {r['reason']}"
+            title = f"{cell['kind']}: {cell['reason']}"
             out.append(
-                f"<td class='{verdict_class(r)}' title='{esc(title)}'>"
-                f"<a href='#{ids[r['nodeid']]}'>{esc(_cell(r))}</a></td>"
+                f"<td class='{verdict_class(cell)}' title='{esc(title)}'>"
+                f"<a href='#{ids[cell['nodeid']]}'>{esc(_cell(cell))}</a></td>"
             )
         out.append("</tr>")
     out.append("</table>")
@@ -169,8 +169,8 @@ def _axis_end(attempts: Sequence[Record]) -> float:
 
 def _nice_step(span: float) -> float:
     raw = span / 8
-    magnitude = 10 ** math.floor(math.log10(raw))
-    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1.0, 2.0, 5.0, 10.0) if m * magnitude >= raw)
 
 
 def _ticks(attempt: Record, x: Any, y: float) -> list[str]:
@@ -312,7 +312,9 @@ def timeline(record: Record, run_id: str) -> str:
                 f"{'fired' if fired else 'would fire'} here, at {esc(_s(at))}</title></line>"
             )
             if not fired:
-                out.append(f"<text class='deadline-label' x='{x(at) - 3:.2f}' y='{y + BAR + 4}' text-anchor='end' fill='#cc0000'>{which}</text>")
+                out.append(
+                    f"<text class='deadline-label' x='{x(at) - 3:.2f}' y='{y + BAR + 4}' text-anchor='end' fill='#cc0000'>{which}</text>"
+                )
         label = f"{a.get('status') or ''} {error}".strip() or (a.get("outcome") or "")
         if error and end is not None:
             out.append(
@@ -351,7 +353,7 @@ def envelope_band(env: Mapping[str, Any]) -> str:
     f = _scale(low, high, unit)
 
     def x(v: float) -> float:
-        return left + f(v) * plot
+        return left + float(f(v)) * plot
 
     out = [
         f"<svg class='envelope' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
@@ -376,7 +378,8 @@ def envelope_band(env: Mapping[str, Any]) -> str:
     for v in marks:
         out.append(f"<text x='{x(v):.2f}' y='38' text-anchor='middle'>{v:g}{esc(unit)}</text>")
     out.append("</svg>")
-    return f"<div class='band'><p><b>Survival envelope:</b> {esc(env['summary'])} <span class='small'>({env['probes']} runs)</span></p>{''.join(out)}</div>"
+    summary = f"<b>Survival envelope:</b> {esc(env['summary'])} <span class='small'>({env['probes']} runs)</span>"
+    return f"<div class='band'><p>{summary}</p>{''.join(out)}</div>"
 
 
 def chaos_panel(chaos: Mapping[str, Any]) -> str:
@@ -400,7 +403,7 @@ def chaos_panel(chaos: Mapping[str, Any]) -> str:
                 f"<title>{i * top / 20:.1f}-{(i + 1) * top / 20:.1f} s: {n} call(s)</title></rect>"
             )
         svg.append(f"<text x='{LEFT}' y='115'>0 s</text><text x='{WIDTH - RIGHT}' y='115' text-anchor='end'>{top:.1f} s</text>")
-        svg.append(f"<text x='4' y='50'>latency</text></svg>")
+        svg.append("<text x='4' y='50'>latency</text></svg>")
         parts.append("".join(svg))
     parts.append("</div>")
     return "".join(parts)

@@ -158,7 +158,8 @@ class GcpLoadBalancer(Scenario):
             if isinstance(step, Idle) and elapsed + step.seconds > self.deadline:
                 out.append(Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer"))
                 if any(isinstance(s, Head) for s in out):
-                    out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, "load balancer deadline reached mid-body", "load balancer"))
+                    note = "load balancer deadline reached mid-body"
+                    out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer"))
                 else:
                     out += error_page(self.status, self.server)
                 return out
