@@ -18,11 +18,12 @@ Usable without pytest; the plugin judges each run as the marker does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ GRID_POINTS = 24
 """Grid points over a duration's range (plus both ends), before bisection."""
 COUNT_RANGE = (1, 10)
 """The range searched for a count (``DnsFailure.attempts`` ...)."""
+RATE_RANGE = (1.0, 1e7)
+"""The range searched for a rate (``SlowUpload.rate``, bytes per second)."""
 
 
 @dataclass(frozen=True)
@@ -276,18 +279,37 @@ def run_once(
     return judge(exc, network), network
 
 
+@contextlib.contextmanager
+def _time_patches_kept() -> Iterator[None]:
+    """Keep freezegun's patches of the time functions in place across the runs: each run's
+    clock installs freezegun, whose first start walks every loaded module (costing more
+    than the run itself), while a start inside another one only pushes its own clock."""
+    import freezegun
+
+    keeper = freezegun.freeze_time()
+    keeper.start()
+    try:
+        yield
+    finally:
+        keeper.stop()
+
+
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
 def parameter_range(scenario: Scenario, horizon: float) -> tuple[float, float, bool]:
     """The default range of ``scenario``'s main parameter: ``[0, horizon]`` for a duration,
-    :data:`COUNT_RANGE` for a count; and whether it is a whole number."""
+    :data:`COUNT_RANGE` for a count, :data:`RATE_RANGE` for a rate; and whether it is a
+    whole number."""
     if not scenario.main:
         raise ValueError(f"{scenario.name} has no main parameter to search")
     if scenario.main in scenario._durations():
         return 0.0, float(horizon), False
-    return float(COUNT_RANGE[0]), float(COUNT_RANGE[1]), True
+    default = getattr(type(scenario)(), scenario.main)
+    if default is None or isinstance(default, int):
+        return float(COUNT_RANGE[0]), float(COUNT_RANGE[1]), True
+    return RATE_RANGE[0], RATE_RANGE[1], False
 
 
 def survival_envelope(
@@ -325,5 +347,6 @@ def survival_envelope(
         outcome, network = run_once(call, [probed, *extra], horizon=probe_horizon, judge=judge, passthrough=passthrough)
         return Probe(value, outcome, len(network.attempts), network.elapsed)
 
-    segments, count = search(run, low, high, integer=integer, resolution=resolution)
+    with _time_patches_kept():
+        segments, count = search(run, low, high, integer=integer, resolution=resolution)
     return Envelope(base.name, base.main, low, high, segments, count, "" if integer else "s")

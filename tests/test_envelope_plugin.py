@@ -91,7 +91,7 @@ def test_a_shrinking_envelope_fails_the_baseline_though_every_verdict_holds(
     shrunk.stdout.fnmatch_lines([
         "*claude-timeout: 1 REGRESSION(S) against the baseline*",
         "test_inner.py::test_prefill[[]claude_timeout:slow_prefill-30s[]]: the survival envelope shrank: it no longer "
-        "survives slow_prefill at seconds 59..179 s (baseline: survives slow_prefill up to seconds=179 s *; "
+        "survives slow_prefill at seconds between 59 and 179 s (baseline: survives slow_prefill up to seconds=179 s *; "
         "now: survives slow_prefill up to seconds=59 s *)",
     ])
 

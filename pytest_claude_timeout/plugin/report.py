@@ -155,7 +155,7 @@ def envelope_regression(nodeid: str, before: Mapping[str, Any], now: Mapping[str
     lost = shrinkage(old, new)
     if not lost:
         return None
-    where = ", ".join(f"{a:g}..{b:g}{(' ' + new.unit) if new.unit else ''}" for a, b in lost)
+    where = ", ".join(f"between {a:g} and {b:g}{(' ' + new.unit) if new.unit else ''}" for a, b in lost)
     return (
         f"{nodeid}: the survival envelope shrank: it no longer survives {new.scenario} at {new.parameter} "
         f"{where} (baseline: {old.describe()}; now: {new.describe()})"
