@@ -78,6 +78,8 @@ class Attempt:
     phase: str | None = None
     """Where the attempt ended: ``connect``, ``headers``, ``body`` or ``done``."""
     outcome: str = "in progress"
+    cancelled: bool = False
+    """The caller cancelled the attempt (task cancel, ``wait_for``, a cancel scope ...)."""
     events: list[Event] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     """Labels of the body parts delivered (SSE event names, ``message``, ``error page``)."""
@@ -110,10 +112,11 @@ class Attempt:
         if limit is not None and not self.finished:
             self.deadlines[timeout] = at + limit
 
-    def finish(self, at: float, outcome: str, *, phase: str, error: str | None = None) -> None:
+    def finish(self, at: float, outcome: str, *, phase: str, error: str | None = None, cancelled: bool = False) -> None:
         if self.finished:
             return
         self.end, self.outcome, self.phase, self.error = at, outcome, phase, error
+        self.cancelled = cancelled
         # A phase planned past the end (an upload cut short) never happened; the one in
         # progress ends here.
         self.phases = [p for p in self.phases if p.start <= at]
@@ -135,6 +138,7 @@ class Attempt:
             "error": self.error,
             "phase": self.phase,
             "outcome": self.outcome,
+            "cancelled": self.cancelled,
             "delivered": list(self.delivered),
             "events": [{"at": e.at, "text": e.text, "kind": e.kind, "by": e.by} for e in self.events],
             "phases": [{"name": p.name, "start": p.start, "end": p.end} for p in self.phases],
