@@ -206,3 +206,15 @@ def test_chromium_renders_the_attempts_where_they_happened(inner: pytest.Pyteste
         assert float(bar["data-screen-w"]) == pytest.approx((attempt["end"] - attempt["start"]) / t_max * plot, abs=0.6)
     ys = [float(b["data-screen-y"]) for b in bars]
     assert ys == sorted(ys) and len(set(ys)) == 3
+
+
+def test_the_chaos_hook_draws_outcome_counts_and_a_latency_histogram() -> None:
+    # A record that carries many calls' outcomes (the chaos scenario's, when it fills them in).
+    latencies = [0.2] * 90 + [30.5] * 8 + [61.0] * 2
+    chaos = {"outcomes": {"survived": 90, "retried and survived": 8, "failed: APITimeoutError": 2}, "latencies": latencies}
+    page = Page(html_report.chaos_panel(chaos))
+    bars = [e for e in page.find("rect") if e.get("fill") == "#6fa8dc"]
+    assert len(bars) == 20
+    heights = [float(b["height"]) for b in bars]
+    assert heights[0] == 90 and heights[-1] == pytest.approx(2 / 90 * 90) and sum(h > 0 for h in heights) == 3
+    assert "survived: 90, retried and survived: 8, failed: APITimeoutError: 2" in page.elements[0]["text"]
