@@ -38,8 +38,25 @@ _EXPORTS = {
     "SlowUpload": "scenarios",
     "ForceFailure": "scenarios",
     "PoolExhaustion": "scenarios",
+    "Uniform": "scenarios",
+    "LogNormal": "scenarios",
+    "Fixed": "scenarios",
+    "Chaos": "scenarios",
+    "StaleConnection": "scenarios",
+    "BufferingProxy": "scenarios",
+    "LateHeaders": "scenarios",
+    "ConnectionClosed": "scenarios",
+    "PingStall": "scenarios",
+    "SlicedStream": "scenarios",
+    "MalformedStream": "scenarios",
+    "SlowDownload": "scenarios",
+    "ClientError": "scenarios",
+    "ApiError": "scenarios",
     "scenario_from_spec": "scenarios",
     "FakeApi": "api.fake",
+    "run_calls": "network.calls",
+    "CallReport": "network.calls",
+    "Grading": "plugin.grading",
     "Attempt": "network.timeline",
     "Timeouts": "network.timeline",
     "SimulationError": "errors",
@@ -52,11 +69,26 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .api.fake import FakeApi
     from .errors import HorizonExceeded, SimulationError, UnhandledRequest
+    from .network.calls import CallReport, run_calls
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork
     from .network.timeline import Attempt, Timeouts
     from .scenarios import (
         SCENARIOS,
+        Uniform,
+        LogNormal,
+        Fixed,
+        Chaos,
+        StaleConnection,
+        BufferingProxy,
+        LateHeaders,
+        ConnectionClosed,
+        PingStall,
+        SlicedStream,
+        MalformedStream,
+        SlowDownload,
+        ClientError,
+        ApiError,
         AwsAlb,
         Cloudflare,
         ConnectionRefused,
@@ -81,6 +113,7 @@ if TYPE_CHECKING:
         TruncatedStream,
         scenario_from_spec,
     )
+    from .plugin.grading import Grading
     from .server.fault_server import FaultServer
 
 

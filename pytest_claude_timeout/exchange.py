@@ -84,6 +84,10 @@ class Hangup:
     error: str
     message: str
     note: str
+    raw: bytes = b""
+    """Bytes a real server writes as they are, outside the HTTP framing, before it closes
+    (garbage, a broken chunk): the fault server sends them; in the simulation the client
+    meets only the error they cause (``error``, ``message``)."""
 
 
 Step = Union[Connect, Upload, Idle, Head, Data, Hangup]

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+CURRENT_CALL: ContextVar[int | None] = ContextVar("pytest_claude_timeout_call", default=None)
+"""The number of the call being made (set by ``calls.run_calls``; each attempt records it)."""
+
+PART_JOIN = " + "
+"""Joins the labels of the events one body part completes (a coalesced or re-sliced stream)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,18 @@ class Attempt:
     events: list[Event] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     """Labels of the body parts delivered (SSE event names, ``message``, ``error page``)."""
+    request_digest: str | None = None
+    """A digest of the request (method, URL, body): the same request sent again (a retry,
+    by the SDK or by the caller's own loop) has the same digest."""
+    call: int | None = None
+    """The call this attempt belongs to, when the calls are counted (``calls.run_calls``)."""
+    retry_after: float | None = None
+    """The wait the response asked for before a retry (``retry-after-ms``, ``retry-after``
+    in seconds or as an HTTP date), in seconds; ``None``: it asked for none."""
+
+    def received(self, label: str) -> bool:
+        """Whether a body part completing ``label`` (an SSE event name ...) was delivered."""
+        return any(label in part.split(PART_JOIN) for part in self.delivered)
 
     @property
     def elapsed(self) -> float | None:
@@ -92,6 +111,7 @@ class Attempt:
             "phase": self.phase,
             "outcome": self.outcome,
             "delivered": list(self.delivered),
+            "retry_after": self.retry_after,
             "events": [{"at": e.at, "text": e.text} for e in self.events],
         }
 

@@ -25,23 +25,32 @@ from .client_network import (
     ForceFailure,
     PoolExhaustion,
     ServerDisconnect,
+    SlowDownload,
     SlowUpload,
+    StaleConnection,
 )
-from .middleboxes import AwsAlb, Cloudflare, GcpLoadBalancer, ProxyCutoff
+from .chaos import Chaos, Fixed, LogNormal, Uniform
+from .middleboxes import AwsAlb, BufferingProxy, Cloudflare, GcpLoadBalancer, ProxyCutoff, SlicedStream
 from .registry import SCENARIOS, scenario_from_spec
 from .service import (
+    ConnectionClosed,
     ConnectionReset,
+    LateHeaders,
     LongGeneration,
     LongSilence,
     Overloaded,
+    PingStall,
     RateLimited,
     RetryAfterExtreme,
     SlowPrefill,
     StalledStream,
     TruncatedStream,
 )
+from .service_errors import ApiError, ClientError, MalformedStream
 
 __all__ = [
+    "ApiError", "BufferingProxy", "Chaos", "Fixed", "LogNormal", "Uniform", "ClientError", "ConnectionClosed", "LateHeaders", "MalformedStream", "PingStall", "SlicedStream",
+    "SlowDownload", "StaleConnection",
     "CLIENT_NETWORK", "DNS_KINDS", "PATH", "SCENARIOS", "SERVER", "AttemptContext", "AwsAlb", "Cloudflare",
     "ConnectTimeout", "ConnectionRefused", "ConnectionReset", "DnsFailure", "ForceFailure", "GcpLoadBalancer",
     "LongGeneration", "LongSilence", "Overloaded", "PoolExhaustion", "ProxyCutoff", "RateLimited",
