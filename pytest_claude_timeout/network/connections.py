@@ -17,6 +17,7 @@ see in time.
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +47,13 @@ class Connections:
         self._numbers = itertools.count(1)
         self._pools: dict[int, tuple[Any, list[Connection]]] = {}
         self._held: dict[int, tuple[int, Connection]] = {}  # attempt number -> (pool key, connection)
+        self._lock = threading.Lock()  # sync clients may share a pool across threads
 
     def checkout(self, pool: Any, origin: str, attempt: int, now: float) -> Checkout:
+        with self._lock:
+            return self._checkout(pool, origin, attempt, now)
+
+    def _checkout(self, pool: Any, origin: str, attempt: int, now: float) -> Checkout:
         key = id(pool)
         if pool is not None:
             _, conns = self._pools.setdefault(key, (pool, []))  # the pool is kept: its id stays its own
@@ -69,6 +75,10 @@ class Connections:
 
     def release(self, attempt: int, now: float, *, reusable: bool) -> None:
         """The attempt's exchange ended: its connection goes back idle, or is closed."""
+        with self._lock:
+            self._release(attempt, now, reusable=reusable)
+
+    def _release(self, attempt: int, now: float, *, reusable: bool) -> None:
         held = self._held.pop(attempt, None)
         if held is None:
             return

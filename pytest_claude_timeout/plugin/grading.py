@@ -240,7 +240,9 @@ def _no_deadline(attempts: Sequence[Attempt], deadline: float) -> list[Finding]:
 
 def _cut_by_client(attempt: Attempt) -> bool:
     """The client ended this attempt itself before its end (a deadline or a cancellation)."""
-    return attempt.phase != "done" and attempt.error is None and attempt.end is not None
+    if attempt.end is None or attempt.phase == "done":
+        return False
+    return attempt.error is None or bool(getattr(attempt, "cancelled", False))
 
 
 def _failure(attempt: Attempt) -> str:
