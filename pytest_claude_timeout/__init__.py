@@ -73,33 +73,30 @@ if TYPE_CHECKING:
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork
     from .network.timeline import Attempt, Timeouts
+    from .plugin.grading import Grading
     from .scenarios import (
         SCENARIOS,
-        Uniform,
-        LogNormal,
-        Fixed,
-        Chaos,
-        StaleConnection,
-        BufferingProxy,
-        LateHeaders,
-        ConnectionClosed,
-        PingStall,
-        SlicedStream,
-        MalformedStream,
-        SlowDownload,
-        ClientError,
         ApiError,
         AwsAlb,
+        BufferingProxy,
+        Chaos,
+        ClientError,
         Cloudflare,
+        ConnectionClosed,
         ConnectionRefused,
         ConnectionReset,
         ConnectTimeout,
         DnsFailure,
+        Fixed,
         ForceFailure,
         GcpLoadBalancer,
+        LateHeaders,
+        LogNormal,
         LongGeneration,
         LongSilence,
+        MalformedStream,
         Overloaded,
+        PingStall,
         PoolExhaustion,
         ProxyCutoff,
         RateLimited,
@@ -107,13 +104,16 @@ if TYPE_CHECKING:
         Scenario,
         ScenarioError,
         ServerDisconnect,
+        SlicedStream,
+        SlowDownload,
         SlowPrefill,
         SlowUpload,
+        StaleConnection,
         StalledStream,
         TruncatedStream,
+        Uniform,
         scenario_from_spec,
     )
-    from .plugin.grading import Grading
     from .server.fault_server import FaultServer
 
 

@@ -3,6 +3,7 @@ streaming and not: what the client sees, how many attempts, and the virtual time
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -231,5 +232,5 @@ def test_long_generation_every_event_evenly_spaced() -> None:
         result = call(network, True, False)
     assert isinstance(result, anthropic.types.Message)
     times = [e.at for e in network.attempts[0].events if e.text in network.attempts[0].delivered]
-    gaps = {round(b - a, 6) for a, b in zip(times, times[1:])}
+    gaps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
     assert gaps == {0.1}, gaps

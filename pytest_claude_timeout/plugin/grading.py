@@ -242,7 +242,7 @@ def _cut_by_client(attempt: Attempt) -> bool:
     """The client ended this attempt itself before its end (a deadline or a cancellation)."""
     if attempt.end is None or attempt.phase == "done":
         return False
-    return attempt.error is None or bool(getattr(attempt, "cancelled", False))
+    return attempt.error is None or attempt.cancelled
 
 
 def _failure(attempt: Attempt) -> str:

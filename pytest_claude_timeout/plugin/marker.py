@@ -91,7 +91,9 @@ def _grade(value: Any, budget: float | None) -> Grading | None:
     except (GradingError, TypeError) as exc:
         raise MarkerError(f"grade=: {exc}") from None
     if grading is not None and grading.checks == ("no_deadline",) and grading.deadline is None and budget is None:
-        raise MarkerError("grade='no_deadline' needs a deadline: give the marker budget=, or grade={'checks': 'no_deadline', 'deadline': ...}")
+        raise MarkerError(
+            "grade='no_deadline' needs a deadline: give the marker budget=, or grade={'checks': 'no_deadline', 'deadline': ...}"
+        )
     return grading
 
 

@@ -17,6 +17,7 @@ from .base import (
     connect_step,
     shape,
 )
+from .chaos import Chaos, Fixed, LogNormal, Uniform
 from .client_network import (
     DNS_KINDS,
     ConnectionRefused,
@@ -29,7 +30,6 @@ from .client_network import (
     SlowUpload,
     StaleConnection,
 )
-from .chaos import Chaos, Fixed, LogNormal, Uniform
 from .middleboxes import AwsAlb, BufferingProxy, Cloudflare, GcpLoadBalancer, ProxyCutoff, SlicedStream
 from .registry import SCENARIOS, scenario_from_spec
 from .service import (
@@ -49,11 +49,49 @@ from .service import (
 from .service_errors import ApiError, ClientError, MalformedStream
 
 __all__ = [
-    "ApiError", "BufferingProxy", "Chaos", "Fixed", "LogNormal", "Uniform", "ClientError", "ConnectionClosed", "LateHeaders", "MalformedStream", "PingStall", "SlicedStream",
-    "SlowDownload", "StaleConnection",
-    "CLIENT_NETWORK", "DNS_KINDS", "PATH", "SCENARIOS", "SERVER", "AttemptContext", "AwsAlb", "Cloudflare",
-    "ConnectTimeout", "ConnectionRefused", "ConnectionReset", "DnsFailure", "ForceFailure", "GcpLoadBalancer",
-    "LongGeneration", "LongSilence", "Overloaded", "PoolExhaustion", "ProxyCutoff", "RateLimited",
-    "RetryAfterExtreme", "Scenario", "ScenarioError", "ServerDisconnect", "SlowPrefill", "SlowUpload",
-    "StalledStream", "TruncatedStream", "connect_step", "scenario_from_spec", "shape",
+    "CLIENT_NETWORK",
+    "DNS_KINDS",
+    "PATH",
+    "SCENARIOS",
+    "SERVER",
+    "ApiError",
+    "AttemptContext",
+    "AwsAlb",
+    "BufferingProxy",
+    "Chaos",
+    "ClientError",
+    "Cloudflare",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "DnsFailure",
+    "Fixed",
+    "ForceFailure",
+    "GcpLoadBalancer",
+    "LateHeaders",
+    "LogNormal",
+    "LongGeneration",
+    "LongSilence",
+    "MalformedStream",
+    "Overloaded",
+    "PingStall",
+    "PoolExhaustion",
+    "ProxyCutoff",
+    "RateLimited",
+    "RetryAfterExtreme",
+    "Scenario",
+    "ScenarioError",
+    "ServerDisconnect",
+    "SlicedStream",
+    "SlowDownload",
+    "SlowPrefill",
+    "SlowUpload",
+    "StaleConnection",
+    "StalledStream",
+    "TruncatedStream",
+    "Uniform",
+    "connect_step",
+    "scenario_from_spec",
+    "shape",
 ]

@@ -14,7 +14,7 @@ import dataclasses
 import math
 import random
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from ..exchange import Step
 from .base import SERVER, AttemptContext, Scenario, ScenarioError, delay_first_byte
@@ -55,7 +55,7 @@ class LogNormal:
         return rng.lognormvariate(math.log(self.median), self.sigma)
 
 
-Latency = Union[Fixed, Uniform, LogNormal]
+Latency = Fixed | Uniform | LogNormal
 
 DEFAULT_FAULTS: tuple[tuple[float, Scenario], ...] = (
     (0.02, StalledStream()),

@@ -9,6 +9,7 @@ from .base import (
     Scenario,
     ScenarioError,
 )
+from .chaos import Chaos
 from .client_network import (
     ConnectionRefused,
     ConnectTimeout,
@@ -20,7 +21,6 @@ from .client_network import (
     SlowUpload,
     StaleConnection,
 )
-from .chaos import Chaos
 from .middleboxes import AwsAlb, BufferingProxy, Cloudflare, GcpLoadBalancer, ProxyCutoff, SlicedStream
 from .service import (
     ConnectionClosed,

@@ -132,7 +132,8 @@ class MalformedStream(Scenario):
         if self.kind == "garbage":
             return [Hangup("RemoteProtocolError", GARBAGE_MESSAGE, "server sent bytes that are not HTTP", raw=GARBAGE)]
         if self.kind == "empty":
-            return [Hangup("RemoteProtocolError", "Server disconnected without sending a response.", "server closed the connection before any byte")]
+            message = "Server disconnected without sending a response."
+            return [Hangup("RemoteProtocolError", message, "server closed the connection before any byte")]
         if not ctx.request.stream:
             return steps if self.kind == "bad_chunk" else _cut_json(steps)
         at = _after_deltas(steps, self.deltas)

@@ -129,4 +129,6 @@ CASES: list[Case] = [
     Case(pct.ClientError(413), True),
     *both(pct.ApiError()),
     Case(pct.LongGeneration(tokens=1000, every_event=True), True, options={"timeout": 15}),
+    # Seed 3: attempt 1 draws the 500, attempt 2 none; latencies drawn between 1 and 3 s.
+    *both(pct.Chaos(seed=3, faults=((0.5, pct.ApiError()),), latency=pct.Uniform(1, 3))),
 ]
