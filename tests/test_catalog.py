@@ -234,3 +234,61 @@ def test_long_generation_every_event_evenly_spaced() -> None:
     times = [e.at for e in network.attempts[0].events if e.text in network.attempts[0].delivered]
     gaps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
     assert gaps == {0.1}, gaps
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    ("pause", "retries", "outcome", "attempts"),
+    [(3, 0, OK, 2), (4.5, 0, anthropic.APIConnectionError, 2), (4.5, 2, OK, 3), (6, 0, OK, 2)],
+    ids=["reused-in-time", "stale-no-retries", "stale-retried", "expired-by-the-client"],
+)
+def test_stale_connection(is_async: bool, pause: float, retries: int, outcome: Any, attempts: int) -> None:
+    """Two calls ``pause`` s apart on one client: the second reuses the kept-alive
+    connection if it sat idle no longer than the pool's keepalive_expiry (5 s); the server
+    dropped it after 4 s. Over 5 s the client opens a new one and never meets the stale one."""
+    import asyncio
+    import time
+
+    def sync() -> Any:
+        client = anthropic.Anthropic(api_key="sk-test", max_retries=retries)
+        client.messages.create(**REQUEST)
+        time.sleep(pause)
+        return client.messages.create(**REQUEST)
+
+    async def run_async() -> Any:
+        client = anthropic.AsyncAnthropic(api_key="sk-test", max_retries=retries)
+        await client.messages.create(**REQUEST)
+        await asyncio.sleep(pause)
+        return await client.messages.create(**REQUEST)
+
+    with pct.SimulatedNetwork(pct.StaleConnection(), seed=1) as network:
+        try:
+            result = network.run(run_async()) if is_async else sync()
+        except anthropic.APIError as exc:
+            result = exc
+    if outcome is OK:
+        assert isinstance(result, anthropic.types.Message), result
+    else:
+        assert isinstance(result, outcome), repr(result)
+        assert "Server disconnected without sending a response" in str(result.__cause__)
+    assert len(network.attempts) == attempts, network.timeline()
+    second = network.attempts[1]
+    reused = any("reused after" in e.text for e in second.events)
+    assert reused == (pause <= 5), network.timeline()
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_buffering_proxy_holds_the_pings_back(is_async: bool, stream: bool) -> None:
+    """Behind a proxy that holds the response, a stream's pings no longer reach the client:
+    at timeout=60 a 75 s prefill times out before the headers and is retried, streaming
+    or not; at timeout=120 the whole answer comes at once at 75 s."""
+    with pct.SimulatedNetwork(pct.BufferingProxy(), seed=1) as network:
+        result = call(network, stream, is_async, timeout=60, max_retries=1)
+    assert isinstance(result, anthropic.APITimeoutError), result
+    assert [a.error for a in network.attempts] == ["ReadTimeout", "ReadTimeout"]
+    with pct.SimulatedNetwork(pct.BufferingProxy(), seed=1) as network:
+        result = call(network, stream, is_async, timeout=120)
+    assert isinstance(result, anthropic.types.Message), result
+    head = next(e.at for e in network.attempts[0].events if e.text.startswith("response headers"))
+    assert head == network.elapsed == 75
