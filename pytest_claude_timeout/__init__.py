@@ -53,6 +53,8 @@ _EXPORTS = {
     "ClientError": "scenarios",
     "ApiError": "scenarios",
     "scenario_from_spec": "scenarios",
+    "survival_envelope": "envelope",
+    "Envelope": "envelope",
     "FakeApi": "api.fake",
     "run_calls": "network.calls",
     "CallReport": "network.calls",
@@ -68,6 +70,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .api.fake import FakeApi
+    from .envelope import Envelope, survival_envelope
     from .errors import HorizonExceeded, SimulationError, UnhandledRequest
     from .network.calls import CallReport, run_calls
     from .network.clock import VirtualClock

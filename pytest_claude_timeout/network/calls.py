@@ -133,7 +133,18 @@ def run_calls(
         drawn = getattr(scenario, "drawn", None)
         if isinstance(drawn, dict):
             faults.update(drawn[a.number] for a in network.attempts[first:] if a.number in drawn)
-    return CallReport(records, dict(faults))
+    report = CallReport(records, dict(faults))
+    network.call_reports.append(report)
+    return report
+
+
+def summary(reports: Sequence[CallReport]) -> dict[str, Any]:
+    """What the reports of one test add up to, as JSON: outcome counts and latencies."""
+    outcomes: collections.Counter[str] = collections.Counter()
+    for report in reports:
+        outcomes.update(report.counts())
+    latencies = [round(c.latency, 6) for report in reports for c in report.calls]
+    return {"outcomes": dict(outcomes.most_common()), "latencies": latencies}
 
 
 def _one(network: SimulatedNetwork, call: Callable[[], Any], number: int, catch: Any) -> CallRecord:

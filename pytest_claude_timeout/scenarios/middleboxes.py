@@ -3,6 +3,7 @@ connections and answer with their own error pages."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -69,7 +70,7 @@ def error_page(status: int, server: str) -> list[Step]:
         ("content-length", str(len(page))),
         ("connection", "keep-alive"),
     )
-    return [Head(status, headers, f"from the proxy ({server})"), Data(page, "proxy error page")]
+    return [Head(status, headers, f"from the proxy ({server})", "proxy"), Data(page, "proxy error page")]
 
 
 UPSTREAM_FAILED = 502
@@ -86,7 +87,7 @@ def cut_idle(steps: list[Step], idle: float, status: int, server: str) -> list[S
     head: Head | None = None
     for step in merge_idles(steps):
         if isinstance(step, Idle) and step.seconds > idle:
-            out.append(Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)"))
+            out.append(Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)", "proxy"))
             return out + _proxy_gives_up(out, head, status, server, "proxy closed the idle connection mid-body")
         if isinstance(step, Hangup):
             note = f"upstream failed ({step.error}): proxy closed the connection mid-body"
@@ -101,8 +102,7 @@ def _proxy_gives_up(sent: list[Step], head: Head | None, status: int, server: st
     which the client reads as an incomplete body (httpcore's message for either framing)."""
     if head is None:
         return error_page(status, server)
-    message = incomplete_body(sent)
-    return [Hangup("RemoteProtocolError", message, note)]
+    return [Hangup("RemoteProtocolError", incomplete_body(sent), note, "proxy")]
 
 
 @dataclass
@@ -156,9 +156,10 @@ class GcpLoadBalancer(Scenario):
         elapsed = 0.0
         for step in merge_idles(steps):
             if isinstance(step, Idle) and elapsed + step.seconds > self.deadline:
-                out.append(Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)"))
+                out.append(Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer"))
                 if any(isinstance(s, Head) for s in out):
-                    out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, "load balancer deadline reached mid-body"))
+                    note = "load balancer deadline reached mid-body"
+                    out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer"))
                 else:
                     out += error_page(self.status, self.server)
                 return out
@@ -261,8 +262,8 @@ def _release(held: list[Step], waited: float, buffer: int) -> list[Step]:
     """What the proxy sends when it lets go: the silence it caused, then what it held."""
     note = f"proxy holding the response (buffer {buffer} bytes)"
     parts = [s for s in held if isinstance(s, Data)]
-    out: list[Step] = [Idle(waited, note)] if waited > 0 else []
-    out += [s for s in held if isinstance(s, Head)]
+    out: list[Step] = [Idle(waited, note, "proxy")] if waited > 0 else []
+    out += [dataclasses.replace(s, by="proxy") for s in held if isinstance(s, Head)]
     if parts:
         out.append(Data(b"".join(p.payload for p in parts), PART_JOIN.join(p.label for p in parts)))
     return out
