@@ -105,7 +105,7 @@ class Chaos(Scenario):
             raise ScenarioError(f"{self.name}: the faults' probabilities add up to more than 1")
         if not isinstance(self.latency, (Fixed, Uniform, LogNormal)):
             raise ScenarioError(f"{self.name}: latency is a Fixed, Uniform or LogNormal distribution, not {self.latency!r}")
-        self.faults = tuple(pairs)
+        self.__dict__["faults"] = tuple(pairs)  # as checked (not through __setattr__)
         self.__dict__["drawn"] = {}
 
     @property
