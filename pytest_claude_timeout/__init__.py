@@ -45,13 +45,14 @@ _EXPORTS = {
     "SimulationError": "errors",
     "UnhandledRequest": "errors",
     "HorizonExceeded": "errors",
+    "HarnessError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .api.fake import FakeApi
-    from .errors import HorizonExceeded, SimulationError, UnhandledRequest
+    from .errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork
     from .network.timeline import Attempt, Timeouts

@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, SupportsIndex
 
-from ..errors import HorizonExceeded, SimulationError
+from ..errors import HorizonExceeded, SimulationError, hide_unless_harness_error
 
 DEFAULT_HORIZON = 24 * 3600.0
 
@@ -81,7 +81,9 @@ class VirtualClock:
         if math.isnan(seconds) or seconds < 0:
             raise ValueError(f"{what}: cannot wait {seconds!r} seconds")
         now = self.now()
-        remaining = max(0.0, self.horizon - now)
+        # A far-future start date: the calendar (year 9999) ends before the horizon does.
+        calendar = (datetime.max.replace(tzinfo=timezone.utc) - self.start).total_seconds() - 1
+        remaining = max(0.0, min(self.horizon, calendar) - now)
         if seconds <= remaining:
             return seconds, None
         forever = math.isinf(seconds)
@@ -95,6 +97,7 @@ class VirtualClock:
 
     def sleep(self, seconds: float, what: str = "time.sleep") -> None:
         """Advance the clock by ``seconds`` at once (sync code)."""
+        __tracebackhide__ = hide_unless_harness_error
         step, over = self._clip(float(seconds), what)
         self._offset += step
         if over is not None:
@@ -102,6 +105,7 @@ class VirtualClock:
 
     async def asleep(self, seconds: float, what: str = "asyncio.sleep") -> None:
         """Wait ``seconds`` on the running virtual event loop (async code)."""
+        __tracebackhide__ = hide_unless_harness_error
         require_virtual_loop(what)
         step, over = self._clip(float(seconds), what)
         await asyncio.sleep(step)
@@ -133,6 +137,7 @@ class VirtualClock:
         real_sleep = time.sleep
 
         def sleep(seconds: float | SupportsIndex) -> None:
+            __tracebackhide__ = hide_unless_harness_error
             if threading.get_ident() == self._owner:
                 self.sleep(float(seconds))
             else:  # other threads (xdist channels, user threads) keep real time
@@ -147,6 +152,7 @@ class VirtualClock:
         real_anyio_sleep = anyio.sleep
 
         async def anyio_sleep(delay: float) -> None:
+            __tracebackhide__ = hide_unless_harness_error
             if _is_virtual(_running_loop()):
                 await self.asleep(delay, "anyio.sleep")
             else:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..network.simulated import SimulatedNetwork
     from ..scenarios import Scenario
 
-_PACKAGE_DIR = os.path.dirname(__file__)
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(__file__))
 
 
 def pass_through() -> tuple[type[BaseException], ...]:
@@ -64,7 +64,7 @@ def evaluate(
     judged, as the test body left it (``network`` may hold more: a test can compose)."""
     from ..transports.httpcore_mock import stack_info
 
-    verdict = judge(spec, exc, elapsed, network.attempts)
+    verdict = judge(spec, exc, elapsed, network.attempts, network.faults)
     verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)
     record: dict[str, Any] = jsonable(
         {
@@ -102,7 +102,9 @@ def conclude(item: pytest.Item, evaluated: tuple[dict[str, Any], str | None]) ->
 
 
 def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
-    """Carry the record on the report (so through xdist) and as JUnit XML properties."""
+    """Carry the record on the report (so through xdist) and as JUnit XML properties. A rerun
+    of the item (pytest-rerunfailures) replaces the properties of the run before it."""
+    item.user_properties[:] = [p for p in item.user_properties if not str(p[0]).startswith("claude_timeout.")]
     item.user_properties += [
         ("claude_timeout.scenario", record["description"]),
         ("claude_timeout.verdict", record["verdict"]),
