@@ -24,7 +24,7 @@ CORE_MODULES = ("httpcore", "httpcore2")
 
 
 class Handler(Protocol):
-    def handle(self, request: httpx.Request, core: str) -> Any: ...
+    def handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any: ...
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any: ...
 
@@ -47,7 +47,7 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
         @classmethod
         def _send_sync_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = hide_unless_harness_error
-            return _active[-1].handle(httpx_request, core)
+            return _active[-1].handle(httpx_request, core, kwargs.get("instance"))
 
         @classmethod
         async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
