@@ -17,6 +17,7 @@ generator serves both, so the two never disagree.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Connect:
     resolving: bool = False
     """Name resolution: the sync stacks call ``getaddrinfo`` outside the connect timeout
     (``socket.create_connection``), the async ones inside it (``anyio.fail_after``)."""
+    by: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Idle:
 
     seconds: float
     note: str
+    by: str = ""
+    """Who keeps it silent, when not the API server: ``proxy``, ``stall`` ..."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Head:
     status: int
     headers: Headers
     note: str = ""
+    by: str = ""
+    """Who answers, when not the API server: ``proxy``, ``load balancer`` ..."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Hangup:
     error: str
     message: str
     note: str
+    by: str = ""
 
 
 Step = Connect | Upload | Idle | Head | Data | Hangup
@@ -121,7 +128,7 @@ def merged_idles(steps: Iterable[Step]) -> Iterator[Step]:
                 pending = step
             else:
                 note = f"{pending.note}, then {step.note}" if joined < 8 else pending.note  # keep notes short
-                pending = Idle(pending.seconds + step.seconds, note)
+                pending = Idle(pending.seconds + step.seconds, note, step.by or pending.by)
             joined += 1
             continue
         joined = 0
@@ -173,6 +180,7 @@ def play(
     """Walk ``steps`` as the client's socket layer experiences them (see module doc)."""
     __tracebackhide__ = hide_unless_harness_error
     phase = "connect"
+    steps, upload = _upload_seconds(steps)
     uploads_as_silence = (Idle(s.seconds, s.note) if isinstance(s, Upload) else s for s in steps)
     for count, step in enumerate(merged_idles(uploads_as_silence), 1):
         if count > max_events:
@@ -186,36 +194,43 @@ def play(
             )
         if phase == "connect" and not isinstance(step, Connect):
             phase = "headers"
+            _enter_request_phases(attempt, now(), upload)
         if isinstance(step, (Connect, Idle)):
             connecting = isinstance(step, Connect)
             which = "connect" if connecting else "read"
             limit = getattr(timeouts, which)
             if isinstance(step, Connect) and step.resolving and sync:
                 limit = None
+            if connecting and not attempt.phases:
+                attempt.enter("connect", now())
+            attempt.arm(which, limit, now())  # a silence starts at the last byte received
             if step.seconds > 0:
-                attempt.event(now(), f"{step.note}: {_fmt(step.seconds)}")
+                attempt.event(now(), f"{step.note}: {_fmt(step.seconds)}", "connect" if connecting else "wait", step.by)
             if limit is not None and step.seconds > limit:
                 yield float(limit)
                 error = f"{which.capitalize()}Timeout"
-                attempt.event(now(), f"client gave up: no progress for {limit:g} s ({which} timeout)")
+                attempt.event(now(), f"client gave up: no progress for {limit:g} s ({which} timeout)", "timeout")
                 attempt.finish(now(), f"{error} ({which} timeout {limit:g} s) in {phase}", phase=phase, error=error)
                 raise getattr(core, error)("timed out")
             if step.seconds > 0:
                 yield float(step.seconds)
             if isinstance(step, Connect) and step.error:
-                _hang_up(Hangup(step.error, step.message, step.note), attempt, core, now, phase)
+                _hang_up(Hangup(step.error, step.message, step.note, step.by), attempt, core, now, phase)
         elif isinstance(step, Head):
             if phase == "body":
                 raise SimulationError(f"attempt {attempt.number}: a scenario sent a second response head ({step.status})")
             phase = "body"
             attempt.status = step.status
-            attempt.event(now(), f"response headers: {step.status}{' ' + step.note if step.note else ''}")
+            attempt.event(now(), f"response headers: {step.status}{' ' + step.note if step.note else ''}", "head", step.by)
+            attempt.enter("streaming" if attempt.stream else "body", now())
+            attempt.arm("read", timeouts.read, now())
             yield step
         elif isinstance(step, Data):
             if phase != "body":
                 raise SimulationError(f"attempt {attempt.number}: a scenario produced body data ({step.label}) before the response headers")
             attempt.delivered.append(step.label)
-            attempt.event(now(), step.label)
+            attempt.event(now(), step.label, "ping" if step.label == "ping" else "data")
+            attempt.arm("read", timeouts.read, now())
             yield step.payload
         elif isinstance(step, Hangup):
             _hang_up(step, attempt, core, now, phase)
@@ -226,8 +241,29 @@ def play(
     attempt.finish(now(), f"{attempt.status}, body complete", phase="done")
 
 
+def _upload_seconds(steps: Iterable[Step]) -> tuple[Iterator[Step], float]:
+    """How long sending the request body takes (the uploads the exchange starts with, after
+    connecting), and the steps (unchanged: the few read ahead are put back)."""
+    it = iter(steps)
+    first: list[Step] = []
+    for step in it:
+        first.append(step)
+        if not isinstance(step, (Connect, Upload)):
+            break
+    return itertools.chain(first, it), sum(s.seconds for s in first if isinstance(s, Upload))
+
+
+def _enter_request_phases(attempt: Attempt, at: float, upload: float) -> None:
+    """The connection is up: the client sends its request (``upload``, when slow), then
+    waits for the first byte; the read timer starts with the request."""
+    if upload > 0:
+        attempt.enter("upload", at)
+    attempt.enter("waiting", at + upload)
+    attempt.deadlines.pop("connect", None)
+
+
 def _hang_up(step: Hangup, attempt: Attempt, core: ModuleType, now: Callable[[], float], phase: str) -> None:
     __tracebackhide__ = hide_unless_harness_error
-    attempt.event(now(), f"{step.note} -> {step.error}")
+    attempt.event(now(), f"{step.note} -> {step.error}", "hangup", step.by)
     attempt.finish(now(), f"{step.error} in {phase}: {step.message}", phase=phase, error=step.error)
     raise getattr(core, step.error)(step.message)

@@ -75,7 +75,7 @@ def error_page(status: int, server: str) -> list[Step]:
         ("content-length", str(len(page))),
         ("connection", "keep-alive"),
     )
-    return [Head(status, headers, f"from the proxy ({server})"), Data(page, "proxy error page")]
+    return [Head(status, headers, f"from the proxy ({server})", "proxy"), Data(page, "proxy error page")]
 
 
 UPSTREAM_FAILED = 502
@@ -92,7 +92,7 @@ def cut_idle(steps: Iterable[Step], idle: float, status: int, server: str) -> It
     head: Head | None = None
     for step in merged_idles(steps):
         if isinstance(step, Idle) and step.seconds > idle:
-            yield Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)")
+            yield Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)", "proxy")
             yield from _proxy_gives_up(received, head, status, server, "proxy closed the idle connection mid-body")
             return
         if isinstance(step, Hangup):
@@ -115,7 +115,7 @@ def _proxy_gives_up(sent: int | Sequence[Step], head: Head | None, status: int, 
     if length is not None:
         received = sent if isinstance(sent, int) else sum(len(s.payload) for s in sent if isinstance(s, Data))
         message = f"peer closed connection without sending complete message body (received {received} bytes, expected {length})"
-    return [Hangup("RemoteProtocolError", message, note)]
+    return [Hangup("RemoteProtocolError", message, note, "proxy")]
 
 
 @dataclass
@@ -175,9 +175,10 @@ class GcpLoadBalancer(Scenario):
         headers_sent = False
         for step in merged_idles(delayed_first_byte(steps, self.upstream, self.ping_interval, "upstream working")):
             if isinstance(step, Idle) and elapsed + step.seconds > self.deadline:
-                yield Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)")
+                yield Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer")
                 if headers_sent:
-                    yield Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, "load balancer deadline reached mid-body")
+                    note = "load balancer deadline reached mid-body"
+                    yield Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer")
                 else:
                     yield from error_page(self.status, self.server)
                 return

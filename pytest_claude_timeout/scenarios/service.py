@@ -87,7 +87,7 @@ class StalledStream(Scenario):
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or (self.attempts is not None and ctx.stream_number > self.attempts):
             return iter(steps)
-        stall = [Idle(self.stall, "stream stalled")]
+        stall = [Idle(self.stall, "stream stalled", "stall")]
         return insert_after(steps, stall, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
 
 
