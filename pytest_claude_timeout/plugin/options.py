@@ -56,7 +56,7 @@ def check(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--claude-timeout-tolerance: expected a finite number >= 0 (0.1 = 10 %), not {tolerance!r}"
         )
-    for option in ("--claude-timeout-report", "--claude-timeout-save-baseline", "--claude-timeout-html"):
+    for option in ("--claude-timeout-report", "--claude-timeout-save-baseline"):
         value = config.getoption(option.lstrip("-").replace("-", "_"), None)
         if value:
             _writable(option, value)
