@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import http
 import random
 import threading
@@ -25,12 +26,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..api.fake import ApiRequest, FakeApi, is_messages_call
+from ..api.wire import retry_after_seconds
 from ..errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest, harness_error, hide_unless_harness_error
-from ..exchange import MAX_EVENTS, Head, Yielded, play
+from ..exchange import MAX_EVENTS, Connect, Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
-from .timeline import Attempt, Timeouts, render
+from .connections import Connections
+from .timeline import CURRENT_CALL, Attempt, Timeouts, render
 
 if TYPE_CHECKING:
     import httpx
@@ -71,6 +74,9 @@ class SimulatedNetwork:
         self.active = False
         self._streams = 0
         self._pools = _Pools()
+        self._connections = Connections()
+        self.call_reports: list[Any] = []
+        """The reports of ``calls.run_calls`` on this network (the HTML report's chaos panel)."""
         for scenario in scenarios:
             self.add(scenario)
 
@@ -141,7 +147,7 @@ class SimulatedNetwork:
         return render(self.attempts, [f"scenario: {described}"])
 
     # -- serving (called by the transport) ------------------------------------------------
-    def _begin(self, request: httpx.Request, core: str, *, sync: bool) -> tuple[Attempt, Iterator[Yielded]]:
+    def _begin(self, request: httpx.Request, core: str, *, sync: bool, pool: Any = None) -> tuple[Attempt, Iterator[Yielded]]:
         method, url, path = request.method, str(request.url), request.url.path
         now = self.clock.now()
         if not is_messages_call(method, path):
@@ -172,17 +178,26 @@ class SimulatedNetwork:
             retry_count=int(retry) if retry and retry.isdigit() else None,
             timeouts=Timeouts.from_extensions(request.extensions),
             start=now,
+            request_digest=hashlib.sha1(f"{method} {url} ".encode() + request.content).hexdigest()[:16],
+            call=CURRENT_CALL.get(),
         )
         self.attempts.append(attempt)
         attempt.event(now, "request sent", "sent")
+        origin = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+        checkout = self._connections.checkout(pool, origin, attempt.number, now)
+        if checkout.reused_after is not None:
+            attempt.event(now, f"on connection {checkout.connection.number}, reused after {checkout.reused_after:.3f} s idle", "connection")
         ctx = AttemptContext(
             attempt.number,
             self._streams if api_request.stream else 0,
             api_request,
             request.url.host,
             self.clock.datetime(),
+            reused_after=checkout.reused_after,
         )
-        steps = shape(self.api, self.scenarios, api_request, ctx)
+        steps: Iterator[Step] = shape(self.api, self.scenarios, api_request, ctx)
+        if checkout.reused_after is not None:
+            steps = (s for s in steps if not isinstance(s, Connect))  # no handshake on a kept-alive connection
         core_module = transport.core_module(core)
         return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events)
 
@@ -220,6 +235,12 @@ class SimulatedNetwork:
             if attempt.finished:
                 gen.close()  # type: ignore[attr-defined]
                 self._pools.release(attempt)
+                reusable = attempt.phase == "done" and attempt.error is None
+                self._connections.release(attempt.number, self.clock.now(), reusable=reusable)
+
+    def _respond(self, core: str, attempt: Attempt, head: Head, gen: Iterator[Yielded]) -> Any:
+        attempt.retry_after = retry_after_seconds(head.headers, self.clock.datetime())
+        return _response(core, head, _Body(self, attempt, gen))
 
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
@@ -232,12 +253,12 @@ class SimulatedNetwork:
     def _handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
         __tracebackhide__ = hide_unless_harness_error
         self.clock.participate()
-        attempt, gen = self._begin(request, core, sync=True)
+        attempt, gen = self._begin(request, core, sync=True, pool=pool)
         self._pools.acquire_sync(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 self.clock.sleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
@@ -250,12 +271,12 @@ class SimulatedNetwork:
     async def _ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
         __tracebackhide__ = hide_unless_harness_error
         require_virtual_loop(f"{request.method} {request.url}")
-        attempt, gen = self._begin(request, core, sync=False)
+        attempt, gen = self._begin(request, core, sync=False, pool=pool)
         await self._pools.acquire(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 await self.clock.asleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
@@ -293,6 +314,7 @@ class _Body:
             self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
         self.gen.close()  # type: ignore[attr-defined]
         self.network._pools.release(self.attempt)
+        self.network._connections.release(self.attempt.number, self.network.clock.now(), reusable=False)
 
     async def aclose(self) -> None:
         self.close()
