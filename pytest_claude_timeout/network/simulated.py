@@ -29,6 +29,7 @@ from ..exchange import Head, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
+from .sender import identify
 from .timeline import Attempt, Timeouts, render
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ class SimulatedNetwork:
             retry_count=int(retry) if retry and retry.isdigit() else None,
             timeouts=Timeouts.from_extensions(request.extensions),
             start=now,
+            sender=identify(request.headers, core),
         )
         self.attempts.append(attempt)
         attempt.event(now, "request sent")

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sender import Sender
+
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -60,6 +62,8 @@ class Attempt:
     events: list[Event] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     """Labels of the body parts delivered (SSE event names, ``message``, ``error page``)."""
+    sender: Sender | None = None
+    """What sent the request: client library, the layers above it, the HTTP stack."""
 
     @property
     def elapsed(self) -> float | None:
@@ -93,6 +97,7 @@ class Attempt:
             "outcome": self.outcome,
             "delivered": list(self.delivered),
             "events": [{"at": e.at, "text": e.text} for e in self.events],
+            "client": None if self.sender is None else self.sender.as_dict(),
         }
 
 
