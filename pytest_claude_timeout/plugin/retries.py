@@ -85,7 +85,8 @@ def retry_lines(attempts: Sequence[Attempt]) -> list[str]:
         by = f" (on the SDK client that {built} built)" if built else ""
         lines.append(
             f"the SDK's max_retries retried {len(retried)} time{'' if len(retried) == 1 else 's'}{by}: "
-            f"{_numbers(retried)} carry x-stainless-retry-count 1 to {top}."
+            + (f"{_numbers(retried)} carries x-stainless-retry-count {top}." if len(retried) == 1
+               else f"{_numbers(retried)} carry x-stainless-retry-count 1 to {top}.")
         )
     loops: dict[str, list[Attempt]] = {}
     for a in attempts:

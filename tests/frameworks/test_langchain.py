@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-from needs import ISSUE8_THREADS, ISSUE10_DEFAULTS
+from .needs import ISSUE8_THREADS, ISSUE10_DEFAULTS
 from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from needs import ISSUE8_IMPORTS
+from .needs import ISSUE8_IMPORTS
 
 # What a test module imports (before any network), and the test's first call. (LangChain is
 # not here: importing langchain_anthropic imports the SDK, and its first call imports no model.)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import litellm
 import pytest
-from needs import ISSUE9_AIOHTTP, ISSUE10_DEFAULTS
+from .needs import ISSUE9_AIOHTTP, ISSUE10_DEFAULTS
 from pydantic import BaseModel
 
 import pytest_claude_timeout as pct

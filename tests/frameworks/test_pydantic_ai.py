@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-from needs import ISSUE8_LOOPS, ISSUE10_DEFAULTS
+from .needs import ISSUE8_LOOPS, ISSUE10_DEFAULTS
 from pydantic import BaseModel
 from pydantic_ai import Agent
 from pydantic_ai.models.anthropic import AnthropicModel
