@@ -64,7 +64,7 @@ def test_a_connect_failure_diagnosis_names_the_layer(call: Any) -> None:
     exc = anthropic.APIConnectionError(request=None)  # type: ignore[arg-type]
     lines = diagnose(net.attempts, exc, Verdict(False, "exception escaped", "", net.elapsed), None)
     assert lines[0].startswith("all 2 attempts failed to connect (")
-    assert lines[0].endswith(": the SDK (max_retries) retried 1 time and gave up after %.3f s." % net.attempts[-1].end)
+    assert lines[0].endswith(f": the SDK (max_retries) retried 1 time and gave up after {net.attempts[-1].end:.3f} s.")
 
 
 def test_the_failure_report_names_the_client(pytester: pytest.Pytester) -> None:

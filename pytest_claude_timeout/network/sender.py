@@ -92,7 +92,7 @@ class Sender:
         }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _distribution(module: str) -> tuple[str, str] | None:
     """The installed distribution (name, version) that provides a top-level module."""
     names = _module_distributions().get(module)
@@ -110,7 +110,7 @@ def _module_distributions() -> Mapping[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def version_of(distribution: str) -> str:
     try:
         return importlib.metadata.version(distribution)

@@ -9,6 +9,7 @@ SDK). Each attempt's sender records which retry loop was on the call stack.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from ..network.timeline import Attempt
@@ -108,7 +109,7 @@ def retry_lines(attempts: Sequence[Attempt]) -> list[str]:
         lines.append(f"{layer_name(layer)} retried: the call was sent {len(sent)} times ({_numbers(sent)}), {how}.")
     looped = {a.number for sent in loops.values() for a in sent}
     again = [
-        b for a, b in zip(attempts, attempts[1:])
+        b for a, b in itertools.pairwise(attempts)
         if _fresh(b) and _failed(a) and b.number not in looped and a.sender == b.sender
     ]
     if again:

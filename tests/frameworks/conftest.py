@@ -20,7 +20,6 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-from .needs import LATE_IMPORTS
 
 # Set before any framework is imported: litellm downloads a price list at import unless
 # told to use its bundled copy; `llm` keeps its keys and logs under LLM_USER_PATH.
@@ -46,20 +45,11 @@ if len(collect_ignore) == len(FRAMEWORKS):  # no framework here: nothing to impo
     collect_ignore.append("test_late_imports.py")
 
 
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if not collect_ignore:
         return []
     names = ", ".join(FRAMEWORKS[m] for m in collect_ignore if m in FRAMEWORKS)
     return [f"claude-timeout frameworks suite: not installed here, not collected: {names} (tox -e frameworks ...)"]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _imported_before_any_network() -> None:
-    for module in LATE_IMPORTS:
-        if importlib.util.find_spec(module.split(".")[0]) is not None:
-            importlib.import_module(module)
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,12 @@ import anthropic
 import instructor
 import pytest
 from instructor.exceptions import InstructorRetryException
-from .needs import ISSUE10_DEFAULTS
 from pydantic import BaseModel
 
 import pytest_claude_timeout as pct
 from pytest_claude_timeout.plugin.retries import retry_lines
+
+from .needs import ISSUE10_DEFAULTS
 
 MESSAGES = [{"role": "user", "content": "the largest city"}]
 PARIS = '{"name": "Paris", "population": 2100000}'

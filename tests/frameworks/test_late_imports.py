@@ -1,7 +1,6 @@
 """A framework's first call made while the network is active, in a fresh interpreter, as
-in a user's suite that imports nothing in advance: the lazily imported pydantic models with
-datetime fields fail on freezegun's FakeDatetime until issue 8 lands (then these XPASS,
-which fails the run: remove the xfail and conftest's LATE_IMPORTS)."""
+in a user's suite that imports nothing in advance: what the framework imports lazily at that
+call (the SDK itself, pydantic models with datetime fields) works under the virtual clock."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-from .needs import ISSUE8_IMPORTS
 
 # What a test module imports (before any network), and the test's first call. (LangChain is
 # not here: importing langchain_anthropic imports the SDK, and its first call imports no model.)
@@ -25,9 +23,9 @@ FIRST_CALLS = {
         'litellm.completion(model="anthropic/claude-sonnet-4-6", messages=[{"role": "user", "content": "hi"}])',
     ),
     "instructor": (
-        "import instructor",
-        'instructor.from_provider("anthropic/claude-sonnet-4-6").create(response_model=str, max_tokens=100,'
-        ' messages=[{"role": "user", "content": "hi"}])',
+        "import instructor, pydantic\nclass City(pydantic.BaseModel):\n    name: str",
+        'net.api.text = \'{"name": "Paris"}\'; instructor.from_provider("anthropic/claude-sonnet-4-6",'
+        ' mode=instructor.Mode.JSON).create(response_model=City, max_tokens=100, messages=[{"role": "user", "content": "hi"}])',
     ),
     "llm_anthropic": (
         "import llm",
@@ -38,7 +36,6 @@ INSTALLED = [name for name in FIRST_CALLS if importlib.util.find_spec(name) is n
 
 
 @pytest.mark.parametrize("framework", INSTALLED)
-@pytest.mark.xfail(reason=ISSUE8_IMPORTS, strict=True)
 def test_first_call_under_the_network(framework: str) -> None:
     imports, call = FIRST_CALLS[framework]
     script = f"{imports}\nfrom pytest_claude_timeout import SimulatedNetwork\nwith SimulatedNetwork() as net:\n    {call}\n"

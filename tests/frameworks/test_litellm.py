@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import litellm
 import pytest
-from .needs import ISSUE9_AIOHTTP, ISSUE10_DEFAULTS
 from pydantic import BaseModel
 
 import pytest_claude_timeout as pct
+
+from .needs import ISSUE9_AIOHTTP, ISSUE10_DEFAULTS
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")  # litellm's own TypedDicts
 

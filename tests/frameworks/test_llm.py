@@ -7,10 +7,11 @@ from __future__ import annotations
 import anthropic
 import llm
 import pytest
-from .needs import ISSUE10_DEFAULTS
 from pydantic import BaseModel
 
 import pytest_claude_timeout as pct
+
+from .needs import ISSUE10_DEFAULTS
 
 MODEL = "claude-sonnet-4.6"
 KEY = "sk-ant-dummy"

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-from .needs import ISSUE8_LOOPS, ISSUE10_DEFAULTS
 from pydantic import BaseModel
 from pydantic_ai import Agent
 from pydantic_ai.models.anthropic import AnthropicModel
 from pydantic_ai.providers.anthropic import AnthropicProvider
 
 import pytest_claude_timeout as pct
+
+from .needs import ISSUE10_DEFAULTS
 
 MODEL = "anthropic:claude-sonnet-4-6"
 
@@ -70,7 +71,6 @@ async def test_a_stalled_stream_under_run_stream(stalled_stream, claude_network)
     assert attempt.stream and attempt.phase == "body" and claude_network.elapsed == 30
 
 
-@pytest.mark.xfail(reason=ISSUE8_LOOPS, strict=True)
 def test_run_sync(slow_prefill, claude_network) -> None:
     result = agent_with(timeout=120).run_sync("hi")
 
