@@ -38,8 +38,27 @@ _EXPORTS = {
     "SlowUpload": "scenarios",
     "ForceFailure": "scenarios",
     "PoolExhaustion": "scenarios",
+    "Uniform": "scenarios",
+    "LogNormal": "scenarios",
+    "Fixed": "scenarios",
+    "Chaos": "scenarios",
+    "StaleConnection": "scenarios",
+    "BufferingProxy": "scenarios",
+    "LateHeaders": "scenarios",
+    "ConnectionClosed": "scenarios",
+    "PingStall": "scenarios",
+    "SlicedStream": "scenarios",
+    "MalformedStream": "scenarios",
+    "SlowDownload": "scenarios",
+    "ClientError": "scenarios",
+    "ApiError": "scenarios",
     "scenario_from_spec": "scenarios",
+    "survival_envelope": "envelope",
+    "Envelope": "envelope",
     "FakeApi": "api.fake",
+    "run_calls": "network.calls",
+    "CallReport": "network.calls",
+    "Grading": "plugin.grading",
     "Attempt": "network.timeline",
     "Timeouts": "network.timeline",
     "SimulationError": "errors",
@@ -51,23 +70,36 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .api.fake import FakeApi
+    from .envelope import Envelope, survival_envelope
     from .errors import HorizonExceeded, SimulationError, UnhandledRequest
+    from .network.calls import CallReport, run_calls
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork
     from .network.timeline import Attempt, Timeouts
+    from .plugin.grading import Grading
     from .scenarios import (
         SCENARIOS,
+        ApiError,
         AwsAlb,
+        BufferingProxy,
+        Chaos,
+        ClientError,
         Cloudflare,
+        ConnectionClosed,
         ConnectionRefused,
         ConnectionReset,
         ConnectTimeout,
         DnsFailure,
+        Fixed,
         ForceFailure,
         GcpLoadBalancer,
+        LateHeaders,
+        LogNormal,
         LongGeneration,
         LongSilence,
+        MalformedStream,
         Overloaded,
+        PingStall,
         PoolExhaustion,
         ProxyCutoff,
         RateLimited,
@@ -75,10 +107,14 @@ if TYPE_CHECKING:
         Scenario,
         ScenarioError,
         ServerDisconnect,
+        SlicedStream,
+        SlowDownload,
         SlowPrefill,
         SlowUpload,
+        StaleConnection,
         StalledStream,
         TruncatedStream,
+        Uniform,
         scenario_from_spec,
     )
     from .server.fault_server import FaultServer

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import http
 import random
 import threading
@@ -25,13 +26,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..api.fake import ApiRequest, FakeApi, is_messages_call
+from ..api.wire import retry_after_seconds
 from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
-from ..exchange import Head, Yielded, play
+from ..exchange import Connect, Head, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
+from .connections import Connections
 from .sender import identify
-from .timeline import Attempt, Timeouts, render
+from .timeline import CURRENT_CALL, Attempt, Timeouts, render
 
 if TYPE_CHECKING:
     import httpx
@@ -64,6 +67,9 @@ class SimulatedNetwork:
         self.active = False
         self._streams = 0
         self._pools = _Pools()
+        self._connections = Connections()
+        self.call_reports: list[Any] = []
+        """The reports of ``calls.run_calls`` on this network (the HTML report's chaos panel)."""
         for scenario in scenarios:
             self.add(scenario)
 
@@ -133,7 +139,7 @@ class SimulatedNetwork:
         return render(self.attempts, [f"scenario: {described}"])
 
     # -- serving (called by the transport) ------------------------------------------------
-    def _begin(self, request: httpx.Request, core: str, *, sync: bool) -> tuple[Attempt, Iterator[Yielded]]:
+    def _begin(self, request: httpx.Request, core: str, *, sync: bool, pool: Any = None) -> tuple[Attempt, Iterator[Yielded]]:
         method, url, path = request.method, str(request.url), request.url.path
         now = self.clock.now()
         if not is_messages_call(method, path):
@@ -165,17 +171,26 @@ class SimulatedNetwork:
             timeouts=Timeouts.from_extensions(request.extensions),
             start=now,
             sender=identify(request.headers, core),
+            request_digest=hashlib.sha1(f"{method} {url} ".encode() + request.content).hexdigest()[:16],
+            call=CURRENT_CALL.get(),
         )
         self.attempts.append(attempt)
-        attempt.event(now, "request sent")
+        attempt.event(now, "request sent", "sent")
+        origin = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+        checkout = self._connections.checkout(pool, origin, attempt.number, now)
+        if checkout.reused_after is not None:
+            attempt.event(now, f"on connection {checkout.connection.number}, reused after {checkout.reused_after:.3f} s idle", "connection")
         ctx = AttemptContext(
             attempt.number,
             self._streams if api_request.stream else 0,
             api_request,
             request.url.host,
             self.clock.datetime(),
+            reused_after=checkout.reused_after,
         )
         steps = shape(self.api, self.scenarios, api_request, ctx)
+        if checkout.reused_after is not None:
+            steps = [s for s in steps if not isinstance(s, Connect)]  # no handshake on a kept-alive connection
         core_module = transport.core_module(core)
         return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
 
@@ -186,7 +201,7 @@ class SimulatedNetwork:
         except HorizonExceeded as exc:
             phase = "body" if attempt.status is not None else "headers"
             outcome = "stopped at the virtual horizon: " + ("would wait forever" if exc.forever else f"would wait {exc.waited:g} s")
-            attempt.event(self.clock.now(), outcome)
+            attempt.event(self.clock.now(), outcome, "horizon")
             attempt.finish(self.clock.now(), outcome, phase=phase, error="HorizonExceeded")
             raise
         except BaseException as exc:
@@ -197,30 +212,36 @@ class SimulatedNetwork:
             if attempt.finished:
                 gen.close()  # type: ignore[attr-defined]
                 self._pools.release(attempt)
+                reusable = attempt.phase == "done" and attempt.error is None
+                self._connections.release(attempt.number, self.clock.now(), reusable=reusable)
+
+    def _respond(self, core: str, attempt: Attempt, head: Head, gen: Iterator[Yielded]) -> Any:
+        attempt.retry_after = retry_after_seconds(head.headers, self.clock.datetime())
+        return _response(core, head, _Body(self, attempt, gen))
 
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
     def handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
         self.clock.participate()
-        attempt, gen = self._begin(request, core, sync=True)
+        attempt, gen = self._begin(request, core, sync=True, pool=pool)
         self._pools.acquire_sync(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 self.clock.sleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
         require_virtual_loop(f"{request.method} {request.url}")
-        attempt, gen = self._begin(request, core, sync=False)
+        attempt, gen = self._begin(request, core, sync=False, pool=pool)
         await self._pools.acquire(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 await self.clock.asleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
@@ -252,10 +273,11 @@ class _Body:
         if not self.attempt.finished:
             now = self.network.clock.now()
             parts = len(self.attempt.delivered)
-            self.attempt.event(now, "client closed the response")
+            self.attempt.event(now, "client closed the response", "closed")
             self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
         self.gen.close()  # type: ignore[attr-defined]
         self.network._pools.release(self.attempt)
+        self.network._connections.release(self.attempt.number, self.network.clock.now(), reusable=False)
 
     async def aclose(self) -> None:
         self.close()
@@ -279,10 +301,10 @@ def _interrupted(attempt: Attempt, now: float, exc: BaseException, phase: str) -
     it ends here, at the virtual moment, and gives its connection back."""
     name = type(exc).__name__
     if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
-        attempt.event(now, "cancelled by the caller")
+        attempt.event(now, "cancelled by the caller", "closed")
         attempt.finish(now, f"cancelled by the caller in {phase}", phase=phase, error="Cancelled", cancelled=True)
     else:
-        attempt.event(now, f"interrupted: {name}")
+        attempt.event(now, f"interrupted: {name}", "closed")
         attempt.finish(now, f"interrupted by {name} in {phase}", phase=phase, error=name)
 
 
@@ -331,13 +353,13 @@ class _Pools:
 
     def _bound(self, attempt: Attempt, clock: VirtualClock, limit: int) -> float:
         started = clock.now()
-        attempt.event(started, f"pool full ({limit} connections): waiting for a free connection")
+        attempt.event(started, f"pool full ({limit} connections): waiting for a free connection", "pool")
         wait = attempt.timeouts.pool
         return clock.horizon - started if wait is None else min(wait, clock.horizon - started)
 
     def _got(self, attempt: Attempt, key: int, clock: VirtualClock) -> None:
         self.held[attempt.number] = key
-        attempt.event(clock.now(), "got a connection from the pool")
+        attempt.event(clock.now(), "got a connection from the pool", "pool")
 
     def _give_up(self, attempt: Attempt, core: str, clock: VirtualClock, bound: float) -> BaseException:
         wait = attempt.timeouts.pool
@@ -348,7 +370,7 @@ class _Pools:
                 waited=float("inf"),
                 forever=True,
             )
-        attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)")
+        attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)", "timeout")
         attempt.finish(clock.now(), f"PoolTimeout (pool timeout {wait:g} s) in connect", phase="connect", error="PoolTimeout")
         return transport.core_module(core).PoolTimeout("timed out")  # type: ignore[no-any-return]
 
