@@ -33,6 +33,7 @@ from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
 from .connections import Connections
+from .sender import identify
 from .timeline import CURRENT_CALL, Attempt, Timeouts, render
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class SimulatedNetwork:
             retry_count=int(retry) if retry and retry.isdigit() else None,
             timeouts=Timeouts.from_extensions(request.extensions),
             start=now,
+            sender=identify(request.headers, core),
             request_digest=hashlib.sha1(f"{method} {url} ".encode() + request.content).hexdigest()[:16],
             call=CURRENT_CALL.get(),
         )
