@@ -64,6 +64,7 @@ _EXPORTS = {
     "SimulationError": "errors",
     "UnhandledRequest": "errors",
     "HorizonExceeded": "errors",
+    "HarnessError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -71,7 +72,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .api.fake import FakeApi
     from .envelope import Envelope, survival_envelope
-    from .errors import HorizonExceeded, SimulationError, UnhandledRequest
+    from .errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest
     from .network.calls import CallReport, run_calls
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork

@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..api.fake import ApiRequest, FakeApi, is_messages_call
 from ..api.wire import retry_after_seconds
-from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
-from ..exchange import Connect, Head, Yielded, play
+from ..errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest, harness_error, hide_unless_harness_error
+from ..exchange import MAX_EVENTS, Connect, Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
 from .connections import Connections
+from .sender import identify
 from .timeline import CURRENT_CALL, Attempt, Timeouts, render
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class SimulatedNetwork:
         start: datetime | None = None,
         seed: int | str | None = None,
     ) -> None:
+        __tracebackhide__ = True  # a bad scenario: the user's line, not ours
         self.seed = seed
         """When set, ``random`` is seeded with it while the network is active (the SDK's
         backoff jitter comes from ``random``), so virtual timelines repeat run after run."""
@@ -61,8 +63,15 @@ class SimulatedNetwork:
         self.clock = VirtualClock(horizon=horizon, start=start)
         self.attempts: list[Attempt] = []
         """Every request that reached the network, in order."""
+        self.faults: list[HarnessError] = []
+        """Faults of the simulation itself (each also raised as :class:`HarnessError`): a test
+        on this network cannot pass while one is recorded, even if the code under test
+        swallowed it."""
         self.unhandled: list[str] = []
         """Requests nobody serves (``METHOD URL``); each also raised :class:`UnhandledRequest`."""
+        self.max_events = MAX_EVENTS
+        """The most parts one attempt may deliver (``exchange.MAX_EVENTS``): past it, the
+        attempt ends with :class:`HorizonExceeded` (an endless or absurdly dense scenario)."""
         self.active = False
         self._streams = 0
         self._pools = _Pools()
@@ -75,6 +84,7 @@ class SimulatedNetwork:
     # -- configuration -------------------------------------------------------------------
     def add(self, scenario: Scenario | str) -> Scenario:
         """Add a scenario (an object, or a spec such as ``"proxy_cutoff:30"``); returns it."""
+        __tracebackhide__ = True  # a bad scenario: the user's line, not ours
         if self.attempts:
             raise SimulationError("scenarios can only be added before the first request")
         obj = scenario if isinstance(scenario, Scenario) else scenario_from_spec(scenario)
@@ -169,6 +179,7 @@ class SimulatedNetwork:
             retry_count=int(retry) if retry and retry.isdigit() else None,
             timeouts=Timeouts.from_extensions(request.extensions),
             start=now,
+            sender=identify(request.headers, core),
             request_digest=hashlib.sha1(f"{method} {url} ".encode() + request.content).hexdigest()[:16],
             call=CURRENT_CALL.get(),
         )
@@ -186,14 +197,30 @@ class SimulatedNetwork:
             self.clock.datetime(),
             reused_after=checkout.reused_after,
         )
-        steps = shape(self.api, self.scenarios, api_request, ctx)
+        steps: Iterator[Step] = shape(self.api, self.scenarios, api_request, ctx)
         if checkout.reused_after is not None:
-            steps = [s for s in steps if not isinstance(s, Connect)]  # no handshake on a kept-alive connection
+            steps = (s for s in steps if not isinstance(s, Connect))  # no handshake on a kept-alive connection
         core_module = transport.core_module(core)
-        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
+        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events)
+
+    @contextlib.contextmanager
+    def _guarded(self, what: str) -> Iterator[None]:
+        """Any exception of the simulation itself (not an error of the HTTP stack it raises
+        on purpose) reaches the client as a :class:`HarnessError`, which derives from
+        ``BaseException``: the SDK cannot wrap it as a connection error and retry."""
+        __tracebackhide__ = hide_unless_harness_error
+        try:
+            yield
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in transport.CORE_MODULES:
+                raise
+            fault = harness_error(exc, what)
+            self.faults.append(fault)
+            raise fault from exc
 
     @contextlib.contextmanager
     def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:
+        __tracebackhide__ = hide_unless_harness_error
         try:
             yield
         except HorizonExceeded as exc:
@@ -221,6 +248,12 @@ class SimulatedNetwork:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
     def handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
+        with self._guarded(f"{request.method} {request.url}"):
+            return self._handle(request, core, pool)
+
+    def _handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
         self.clock.participate()
         attempt, gen = self._begin(request, core, sync=True, pool=pool)
         self._pools.acquire_sync(pool, attempt, core, self.clock)
@@ -233,6 +266,12 @@ class SimulatedNetwork:
         raise AssertionError("unreachable: play() always yields a head or raises")
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
+        with self._guarded(f"{request.method} {request.url}"):
+            return await self._ahandle(request, core, pool)
+
+    async def _ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
         require_virtual_loop(f"{request.method} {request.url}")
         attempt, gen = self._begin(request, core, sync=False, pool=pool)
         await self._pools.acquire(pool, attempt, core, self.clock)
@@ -252,7 +291,8 @@ class _Body:
         self.network, self.attempt, self.gen = network, attempt, gen
 
     def __iter__(self) -> Iterator[bytes]:
-        with self.network._playing(self.attempt, self.gen):
+        __tracebackhide__ = hide_unless_harness_error
+        with self.network._guarded(self.network._what(self.attempt)), self.network._playing(self.attempt, self.gen):
             for item in self.gen:
                 if isinstance(item, bytes):
                     yield item
@@ -260,7 +300,8 @@ class _Body:
                     self.network.clock.sleep(float(item), self.network._what(self.attempt))  # type: ignore[arg-type]
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with self.network._playing(self.attempt, self.gen):
+        __tracebackhide__ = hide_unless_harness_error
+        with self.network._guarded(self.network._what(self.attempt)), self.network._playing(self.attempt, self.gen):
             for item in self.gen:
                 if isinstance(item, bytes):
                     yield item

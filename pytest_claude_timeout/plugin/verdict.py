@@ -12,10 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import HorizonExceeded
+from ..errors import HarnessError, HorizonExceeded
 from ..network.timeline import Attempt
 from .grading import Finding, grade
 from .marker import MarkerSpec, expect_names, type_name
+from .report import HARNESS_ERROR
+from .retries import retrier, retry_lines
 
 RAW_STACK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2")
 
@@ -27,7 +29,8 @@ class Verdict:
     """``survived`` or ``raised as expected`` (passed); ``exception escaped``, ``wrong
     exception``, ``raw HTTP error``, ``no exception``, ``assertion failed``, ``silent data
     loss``, ``budget exceeded`` or ``horizon`` (failed); with ``grade=``, a passing run fails
-    as ``retry storm``, ``retry-after ignored``, ``non-retryable retried`` or ``no deadline``."""
+    as ``retry storm``, ``retry-after ignored``, ``non-retryable retried`` or ``no deadline``;
+    ``harness error`` (the simulation itself broke: no verdict about the client)."""
     reason: str
     elapsed: float
     exception: str | None = None
@@ -79,9 +82,18 @@ def truncated_stream(attempts: Sequence[Attempt]) -> Attempt | None:
 
 
 def judge(
-    spec: MarkerSpec, exc: BaseException | None, elapsed: float, attempts: Sequence[Attempt] = ()
+    spec: MarkerSpec,
+    exc: BaseException | None,
+    elapsed: float,
+    attempts: Sequence[Attempt] = (),
+    faults: Sequence[BaseException] = (),
 ) -> Verdict:
-    """The verdict on one test body run under one scenario."""
+    """The verdict on one test body run under one scenario. A fault of the simulation itself
+    (``faults``, or a :class:`HarnessError` escaping the body) is never judged: whatever the
+    body did, the verdict is ``harness error``."""
+    fault = exc if isinstance(exc, HarnessError) else next(iter(faults), None)
+    if fault is not None:
+        return Verdict(False, HARNESS_ERROR, str(fault), elapsed, describe_exception(fault))
     truncated = truncated_stream(attempts)
     shown = describe_exception(exc) if exc is not None else None
     expected = spec.expect is not None and exc is not None and isinstance(exc, spec.expect)
@@ -222,7 +234,8 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
         if before.status in (429, 529) and before.end is not None:
             lines.append(
                 f"attempt {before.number} got {before.status} at {before.end:.3f} s; the client waited "
-                f"{after.start - before.end:.3f} s before attempt {after.number} (the SDK reads retry-after)."
+                f"{after.start - before.end:.3f} s before attempt {after.number} "
+                + ("(the SDK reads retry-after)." if after.retry_count else "(a new call, not an SDK retry).")
             )
 
     waited = [a for a in attempts if a.error == "ReadTimeout" and a.phase == "headers"]
@@ -241,13 +254,13 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
         through = next((a for a in attempts if a.phase != "connect"), None)
         if len(connect) == total:
             lines.append(
-                f"all {total} attempts failed to connect ({what}): the SDK retried {total - 1} "
-                f"time{'' if total == 2 else 's'} (max_retries) and gave up"
+                f"all {total} attempts failed to connect ({what}): {retrier(attempts)} retried {total - 1} "
+                f"time{'' if total == 2 else 's'} and gave up"
                 + (f" after {connect[-1].end:.3f} s." if connect[-1].end is not None else ".")
             )
         elif through is not None:
             lines.append(
-                f"{len(connect)} of {total} attempts failed to connect ({what}); the SDK retried and "
+                f"{len(connect)} of {total} attempts failed to connect ({what}); {retrier(attempts)} retried and "
                 f"attempt {through.number} got through at {through.start:.3f} s."
             )
 
@@ -296,6 +309,8 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
             f"nothing bounds this wait (read timeout {_secs(read)}): the client would have waited "
             "forever or past the horizon. Set a finite timeout."
         )
+
+    lines += retry_lines(attempts)
 
     if budget is not None and verdict.elapsed > budget:
         busy = sum((a.end or a.start) - a.start for a in attempts)
