@@ -40,6 +40,13 @@ _EXPORTS = {
     "PoolExhaustion": "scenarios",
     "scenario_from_spec": "scenarios",
     "FakeApi": "api.fake",
+    "ApiRequest": "api.request",
+    "message": "api.content",
+    "tool_use": "api.content",
+    "thinking": "api.content",
+    "redacted_thinking": "api.content",
+    "recorded": "api.responders",
+    "Recording": "api.responders",
     "Attempt": "network.timeline",
     "Timeouts": "network.timeline",
     "SimulationError": "errors",
@@ -50,7 +57,10 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from .api.content import message, redacted_thinking, thinking, tool_use
     from .api.fake import FakeApi
+    from .api.request import ApiRequest
+    from .api.responders import Recording, recorded
     from .errors import HorizonExceeded, SimulationError, UnhandledRequest
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork

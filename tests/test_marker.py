@@ -325,7 +325,7 @@ def test_xpasses(claude_network):
         ("expect=int", "expect= must be an exception type or a tuple of them, not <class 'int'>"),
         ('budget="10"', "budget= must be a non-negative number of virtual seconds, not '10'"),
         ("budget=-1", "budget= must be a non-negative number of virtual seconds, not -1"),
-        ("budgte=10", "unknown keyword argument(s) ['budgte']; the marker takes budget= and expect="),
+        ("budgte=10", "unknown keyword argument(s) ['budgte']; the marker takes budget=, expect= and respond="),
     ],
     ids=[
         "unknown-name", "not-a-number", "negative", "bad-object", "not-a-spec", "expect-instance",

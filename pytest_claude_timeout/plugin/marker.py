@@ -1,4 +1,4 @@
-"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None)``: reading and
+"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None, respond=None)``: reading and
 checking its arguments, and the ids of the items it makes. No pytest hooks here."""
 
 from __future__ import annotations
@@ -68,9 +68,12 @@ def _plain(value: Any) -> str:
 
 def parse_marker(args: Sequence[Any], kwargs: dict[str, Any]) -> MarkerSpec:
     """Turn the marker's arguments into a spec, or raise :class:`MarkerError`."""
-    unknown = sorted(set(kwargs) - {"budget", "expect"})
+    unknown = sorted(set(kwargs) - {"budget", "expect", "respond"})
     if unknown:
-        raise MarkerError(f"unknown keyword argument(s) {unknown}; the marker takes budget= and expect=")
+        raise MarkerError(f"unknown keyword argument(s) {unknown}; the marker takes budget=, expect= and respond=")
+    if "respond" in kwargs and (kwargs["respond"] is None or kwargs["respond"] == []):
+        raise MarkerError("respond= needs a reply (a text, a Message, a list of replies or a callable), not "
+                          f"{kwargs['respond']!r}")
     specs: Sequence[Any] = args or STANDARD_SCENARIOS
     scenarios = []
     for spec in specs:

@@ -181,6 +181,9 @@ def _after_deltas(steps: list[Step], deltas: int) -> int | None:
 def _split_body(steps: list[Step]) -> list[Step]:
     """Cut a plain response's body in two parts so something can happen between them."""
     at = _after_label(steps, "message")
+    if at is None:  # another endpoint's body: the first part after the headers
+        head = head_index(steps)
+        at = head + 2 if head is not None and head + 1 < len(steps) and isinstance(steps[head + 1], Data) else None
     if at is None:
         return steps
     body = steps[at - 1]
@@ -196,7 +199,7 @@ def shape(api: FakeApi, scenarios: Sequence[Scenario], request: ApiRequest, ctx:
     steps = api.respond(request)
     for scenario in sorted(scenarios, key=lambda s: s.layer):
         steps = scenario.apply(steps, ctx)
-    return steps
+    return api.frame(request, steps)
 
 
 def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host: str) -> Connect | None:
@@ -205,5 +208,5 @@ def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host:
     yet when a connection is made: it is shaped for a placeholder request."""
     request = ApiRequest("POST", f"http://{host}/v1/messages", "/v1/messages", {})
     ctx = AttemptContext(number, 0, request, host, datetime.now(timezone.utc))
-    steps = shape(FakeApi(text=api.text), scenarios, request, ctx)
+    steps = shape(api.placeholder(), scenarios, request, ctx)
     return next((s for s in steps if isinstance(s, Connect)), None)
