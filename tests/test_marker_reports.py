@@ -323,7 +323,7 @@ def test_audit_of_client_factories(pytester: pytest.Pytester) -> None:
 
 
 def test_a_bad_client_factory_is_a_collection_error_naming_it(pytester: pytest.Pytester) -> None:
-    result, records = _audit(
+    result, _records = _audit(
         pytester,
         "nomodule:make",
         "factories:missing",

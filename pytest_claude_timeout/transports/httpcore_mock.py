@@ -22,7 +22,7 @@ CORE_MODULES = ("httpcore", "httpcore2")
 
 
 class Handler(Protocol):
-    def handle(self, request: httpx.Request, core: str) -> Any: ...
+    def handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any: ...
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any: ...
 
@@ -33,7 +33,7 @@ _active: list[Handler] = []
 def _mocker_for(core: str) -> type[HTTPCoreMocker]:
     class StackMocker(HTTPCoreMocker):
         name = f"pytest-claude-timeout:{core}"
-        targets = [
+        targets = [  # noqa: RUF012 (respx reads this class attribute; never mutated)
             f"{core}._sync.connection.HTTPConnection",
             f"{core}._sync.connection_pool.ConnectionPool",
             f"{core}._sync.http_proxy.HTTPProxy",
@@ -44,7 +44,7 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
 
         @classmethod
         def _send_sync_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
-            return _active[-1].handle(httpx_request, core)
+            return _active[-1].handle(httpx_request, core, kwargs.get("instance"))
 
         @classmethod
         async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
