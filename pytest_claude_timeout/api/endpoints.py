@@ -96,7 +96,8 @@ class Batches:
             return _not_found("message batch", ident)
         lines = []
         for item in self.created[ident][1]:
-            params = item.get("params") if isinstance(item.get("params"), dict) else {}
+            raw = item.get("params")
+            params: dict[str, Any] = raw if isinstance(raw, dict) else {}
             inner = ApiRequest("POST", request.url, "/v1/messages", {**params, "stream": False}, headers=request.headers)
             result = {"type": "succeeded", "message": message(inner)}
             lines.append(json.dumps({"custom_id": item.get("custom_id"), "result": result}, separators=(",", ":")))

@@ -42,7 +42,9 @@ _FIRST_PARTY = [
     ("GET", re.compile(r"/v1/messages/batches/(?P<id>[^/]+)$"), "batches.retrieve"),
     ("GET", re.compile(r"/v1/messages/batches/(?P<id>[^/]+)/results$"), "batches.results"),
 ]
-_VERTEX = re.compile(r"/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/(?P<model>[^/:]+):(?P<verb>rawPredict|streamRawPredict)$")
+_VERTEX = re.compile(
+    r"/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/(?P<model>[^/:]+):(?P<verb>rawPredict|streamRawPredict)$"
+)
 _BEDROCK = re.compile(r"/model/(?P<model>[^/]+)/(?P<verb>invoke|invoke-with-response-stream)$")
 
 
@@ -136,8 +138,9 @@ class ApiRequest:
         config = self.body.get("output_config")
         candidates = [config.get("format") if isinstance(config, dict) else None, self.body.get("output_format")]
         for fmt in candidates:
-            if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
-                return fmt["schema"]
+            schema = fmt.get("schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+            if isinstance(schema, dict):
+                return schema
         return None
 
     @property

@@ -65,8 +65,9 @@ def events(msg: Mapping[str, Any]) -> list[Event]:
         out += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in _deltas(block)]
         out.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     delta_usage = {"output_tokens": usage["output_tokens"]}
+    stop = {k: msg.get(k) for k in ("stop_reason", "stop_sequence", "stop_details")}
     out += [
-        ("message_delta", {"type": "message_delta", "delta": {k: msg.get(k) for k in ("stop_reason", "stop_sequence", "stop_details")}, "usage": delta_usage}),
+        ("message_delta", {"type": "message_delta", "delta": stop, "usage": delta_usage}),
         ("message_stop", {"type": "message_stop"}),
     ]
     return [(name, wire.sse(name, data)) for name, data in out]
@@ -117,6 +118,6 @@ def accumulate(recorded: list[Event]) -> dict[str, Any]:
         elif kind == "content_block_stop" and data["index"] in buffers:
             msg["content"][data["index"]]["input"] = json.loads(buffers[data["index"]] or "{}")
         elif kind == "message_delta":
-            msg.update({k: v for k, v in data.get("delta", {}).items()})
+            msg.update(data.get("delta", {}))
             msg["usage"] = {**msg.get("usage", {}), **{k: v for k, v in data.get("usage", {}).items() if v is not None}}
     return msg
