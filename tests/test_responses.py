@@ -288,3 +288,16 @@ def test_a_recorded_stream_under_scenarios(scenario: str) -> None:
         assert any("stream stalled" in event.text for event in first.events)
         assert delivered[:4] == ["message_start", "content_block_start", "content_block_delta", "content_block_delta"]
     assert not math.isnan(net.elapsed)
+
+
+def test_a_responder_that_fails_is_a_harness_fault_the_sdk_cannot_retry(mode: str) -> None:
+    def broken(request: pct.ApiRequest) -> Any:
+        raise KeyError("no such turn")
+
+    with pct.SimulatedNetwork(respond=broken) as net:
+        with pytest.raises(ScriptError, match="KeyError"):
+            ask(net, mode, "create")
+    assert len(net.attempts) == 1  # not retried as a connection error
+    with pct.SimulatedNetwork(respond=[42]) as net:
+        with pytest.raises(pct.SimulationError, match="not 42"):
+            ask(net, mode, "stream")

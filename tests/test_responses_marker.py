@@ -117,3 +117,30 @@ def test_the_engine_takes_an_api_with_a_script() -> None:
     with pct.SimulatedNetwork(api=api):
         msg = anthropic.Anthropic(api_key="sk-ant-test").messages.create(**MSG)
     assert msg.content[0].text == "model claude-sonnet-4-6"
+
+
+def test_serve_answers_with_a_recorded_reply() -> None:
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    recording = Path(__file__).parent / "data" / "tool_use_stream.sse"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_claude_timeout", "serve", "--scenario", "stalled_stream:30", "--reply", str(recording)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        client = anthropic.Anthropic(api_key="sk-ant-test", base_url=url, max_retries=0, timeout=anthropic.Timeout(1.2, connect=5))
+        with client.messages.stream(**MSG) as stream:
+            final = stream.get_final_message()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert final.content[1].input == {"location": "San Francisco, CA", "unit": "fahrenheit"}
+    assert proc.returncode == 0, err
+    assert "stream stalled" in err

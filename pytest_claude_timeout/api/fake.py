@@ -16,7 +16,7 @@ from typing import Any
 from ..exchange import Data, Head, Step
 from . import content, endpoints, platforms, sse, wire
 from .request import ApiRequest, is_messages_call, route
-from .responders import Recording, Reply, default_reply, script
+from .responders import Recording, Reply, ScriptError, default_reply, script
 
 __all__ = ["ApiRequest", "FakeApi", "is_messages_call", "route"]
 
@@ -45,12 +45,17 @@ class FakeApi:
     def reply(self, request: ApiRequest) -> dict[str, Any] | Recording:
         """The Message (or recording) this API answers a Messages request with."""
         self._served += 1
-        raw = self.respond_with(request) if self.respond_with is not None else default_reply(request, self.text)
-        if isinstance(raw, Recording):
-            return raw
-        return content.to_message(
-            raw, model=request.model, input_tokens=request.input_tokens, message_id=f"msg_sim{self._served:06d}"
-        )
+        try:
+            raw = self.respond_with(request) if self.respond_with is not None else default_reply(request, self.text)
+            if isinstance(raw, Recording):
+                return raw
+            return content.to_message(
+                raw, model=request.model, input_tokens=request.input_tokens, message_id=f"msg_sim{self._served:06d}"
+            )
+        except Exception as exc:  # a harness fault: it must reach the test, not the SDK's retry loop
+            raise ScriptError(
+                f"pytest-claude-timeout: no answer for {request.method} {request.path}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _message(self, request: ApiRequest) -> dict[str, Any]:
         answer = self.reply(request)

@@ -14,7 +14,7 @@ from . import wire
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 
-FIRST_PARTY, VERTEX, BEDROCK = "anthropic", "vertex", "bedrock"
+FIRST_PARTY, VERTEX, BEDROCK, FOUNDRY = "anthropic", "vertex", "bedrock", "foundry"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def route(method: str, path: str) -> Route | None:
     for verb, pattern, endpoint in _FIRST_PARTY:
         found = pattern.search(path)
         if found and method == verb:
-            return Route(endpoint, ident=found.groupdict().get("id"))
+            platform = FOUNDRY if path[: found.start()].endswith("/anthropic") else FIRST_PARTY
+            return Route(endpoint, platform, ident=found.groupdict().get("id"))
     found = _VERTEX.search(path)
     if found and method == "POST":
         model = unquote(found["model"])

@@ -74,9 +74,9 @@ class Scripted:
                 f"and the client made call {self._next + 1} ({request.method} {request.path}); "
                 "script one reply per call (a list), or a callable"
             )
-        self._next += 1
         while callable(reply) and not isinstance(reply, Recording):
             reply = reply(request)
+        self._next += 1
         self._last = reply
         return reply
 
