@@ -39,6 +39,8 @@ _EXPORTS = {
     "ForceFailure": "scenarios",
     "PoolExhaustion": "scenarios",
     "scenario_from_spec": "scenarios",
+    "survival_envelope": "envelope",
+    "Envelope": "envelope",
     "FakeApi": "api.fake",
     "ApiRequest": "api.request",
     "message": "api.content",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from .api.fake import FakeApi
     from .api.request import ApiRequest
     from .api.responders import Recording, recorded
+    from .envelope import Envelope, survival_envelope
     from .errors import HorizonExceeded, SimulationError, UnhandledRequest
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork
