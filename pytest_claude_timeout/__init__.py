@@ -38,6 +38,20 @@ _EXPORTS = {
     "SlowUpload": "scenarios",
     "ForceFailure": "scenarios",
     "PoolExhaustion": "scenarios",
+    "Uniform": "scenarios",
+    "LogNormal": "scenarios",
+    "Fixed": "scenarios",
+    "Chaos": "scenarios",
+    "StaleConnection": "scenarios",
+    "BufferingProxy": "scenarios",
+    "LateHeaders": "scenarios",
+    "ConnectionClosed": "scenarios",
+    "PingStall": "scenarios",
+    "SlicedStream": "scenarios",
+    "MalformedStream": "scenarios",
+    "SlowDownload": "scenarios",
+    "ClientError": "scenarios",
+    "ApiError": "scenarios",
     "scenario_from_spec": "scenarios",
     "survival_envelope": "envelope",
     "Envelope": "envelope",
@@ -49,11 +63,15 @@ _EXPORTS = {
     "redacted_thinking": "api.content",
     "recorded": "api.responders",
     "Recording": "api.responders",
+    "run_calls": "network.calls",
+    "CallReport": "network.calls",
+    "Grading": "plugin.grading",
     "Attempt": "network.timeline",
     "Timeouts": "network.timeline",
     "SimulationError": "errors",
     "UnhandledRequest": "errors",
     "HorizonExceeded": "errors",
+    "HarnessError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -64,23 +82,35 @@ if TYPE_CHECKING:
     from .api.request import ApiRequest
     from .api.responders import Recording, recorded
     from .envelope import Envelope, survival_envelope
-    from .errors import HorizonExceeded, SimulationError, UnhandledRequest
+    from .errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest
+    from .network.calls import CallReport, run_calls
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork
     from .network.timeline import Attempt, Timeouts
+    from .plugin.grading import Grading
     from .scenarios import (
         SCENARIOS,
+        ApiError,
         AwsAlb,
+        BufferingProxy,
+        Chaos,
+        ClientError,
         Cloudflare,
+        ConnectionClosed,
         ConnectionRefused,
         ConnectionReset,
         ConnectTimeout,
         DnsFailure,
+        Fixed,
         ForceFailure,
         GcpLoadBalancer,
+        LateHeaders,
+        LogNormal,
         LongGeneration,
         LongSilence,
+        MalformedStream,
         Overloaded,
+        PingStall,
         PoolExhaustion,
         ProxyCutoff,
         RateLimited,
@@ -88,10 +118,14 @@ if TYPE_CHECKING:
         Scenario,
         ScenarioError,
         ServerDisconnect,
+        SlicedStream,
+        SlowDownload,
         SlowPrefill,
         SlowUpload,
+        StaleConnection,
         StalledStream,
         TruncatedStream,
+        Uniform,
         scenario_from_spec,
     )
     from .server.fault_server import FaultServer

@@ -9,7 +9,7 @@ scenarios shaped the exchange (:meth:`FakeApi.frame`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,6 @@ class FakeApi:
         events = answer.events if isinstance(answer, Recording) and answer.events else sse.events(msg)
         return [Head(200, headers), *(Data(payload, name) for name, payload in events)]
 
-    def frame(self, request: ApiRequest, steps: list[Step]) -> list[Step]:
+    def frame(self, request: ApiRequest, steps: Iterable[Step]) -> Iterable[Step]:
         """The shaped steps as the request's platform frames them (Bedrock: event stream)."""
         return platforms.frame(request, steps)

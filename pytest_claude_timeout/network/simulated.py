@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import http
 import random
 import threading
@@ -25,12 +26,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..api.fake import ApiRequest, FakeApi, route
-from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
-from ..exchange import Head, Yielded, play
+from ..api.wire import retry_after_seconds
+from ..errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest, harness_error, hide_unless_harness_error
+from ..exchange import MAX_EVENTS, Connect, Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
-from .timeline import Attempt, Timeouts, render
+from .connections import Connections
+from .sender import identify
+from .timeline import CURRENT_CALL, Attempt, Timeouts, render
 
 if TYPE_CHECKING:
     import httpx
@@ -50,6 +54,7 @@ class SimulatedNetwork:
         start: datetime | None = None,
         seed: int | str | None = None,
     ) -> None:
+        __tracebackhide__ = True  # a bad scenario: the user's line, not ours
         self.seed = seed
         """When set, ``random`` is seeded with it while the network is active (the SDK's
         backoff jitter comes from ``random``), so virtual timelines repeat run after run."""
@@ -62,17 +67,28 @@ class SimulatedNetwork:
         self.clock = VirtualClock(horizon=horizon, start=start)
         self.attempts: list[Attempt] = []
         """Every request that reached the network, in order."""
+        self.faults: list[HarnessError] = []
+        """Faults of the simulation itself (each also raised as :class:`HarnessError`): a test
+        on this network cannot pass while one is recorded, even if the code under test
+        swallowed it."""
         self.unhandled: list[str] = []
         """Requests nobody serves (``METHOD URL``); each also raised :class:`UnhandledRequest`."""
+        self.max_events = MAX_EVENTS
+        """The most parts one attempt may deliver (``exchange.MAX_EVENTS``): past it, the
+        attempt ends with :class:`HorizonExceeded` (an endless or absurdly dense scenario)."""
         self.active = False
         self._streams = 0
         self._pools = _Pools()
+        self._connections = Connections()
+        self.call_reports: list[Any] = []
+        """The reports of ``calls.run_calls`` on this network (the HTML report's chaos panel)."""
         for scenario in scenarios:
             self.add(scenario)
 
     # -- configuration -------------------------------------------------------------------
     def add(self, scenario: Scenario | str) -> Scenario:
         """Add a scenario (an object, or a spec such as ``"proxy_cutoff:30"``); returns it."""
+        __tracebackhide__ = True  # a bad scenario: the user's line, not ours
         if self.attempts:
             raise SimulationError("scenarios can only be added before the first request")
         obj = scenario if isinstance(scenario, Scenario) else scenario_from_spec(scenario)
@@ -143,7 +159,7 @@ class SimulatedNetwork:
         return render(self.attempts, [f"scenario: {described}"])
 
     # -- serving (called by the transport) ------------------------------------------------
-    def _begin(self, request: httpx.Request, core: str, *, sync: bool) -> tuple[Attempt, Iterator[Yielded]]:
+    def _begin(self, request: httpx.Request, core: str, *, sync: bool, pool: Any = None) -> tuple[Attempt, Iterator[Yielded]]:
         method, url, path = request.method, str(request.url), request.url.path
         now = self.clock.now()
         if route(method, path) is None:
@@ -179,23 +195,49 @@ class SimulatedNetwork:
             retry_count=int(retry) if retry and retry.isdigit() else None,
             timeouts=Timeouts.from_extensions(request.extensions),
             start=now,
+            sender=identify(request.headers, core),
+            request_digest=hashlib.sha1(f"{method} {url} ".encode() + request.content).hexdigest()[:16],
+            call=CURRENT_CALL.get(),
         )
         self.attempts.append(attempt)
         self._previous = (request.content, attempt)
         attempt.event(now, "request sent", "sent")
+        origin = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+        checkout = self._connections.checkout(pool, origin, attempt.number, now)
+        if checkout.reused_after is not None:
+            attempt.event(now, f"on connection {checkout.connection.number}, reused after {checkout.reused_after:.3f} s idle", "connection")
         ctx = AttemptContext(
             attempt.number,
             self._streams if api_request.stream else 0,
             api_request,
             request.url.host,
             self.clock.datetime(),
+            reused_after=checkout.reused_after,
         )
-        steps = shape(self.api, self.scenarios, api_request, ctx)
+        steps: Iterator[Step] = shape(self.api, self.scenarios, api_request, ctx)
+        if checkout.reused_after is not None:
+            steps = (s for s in steps if not isinstance(s, Connect))  # no handshake on a kept-alive connection
         core_module = transport.core_module(core)
-        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
+        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events)
+
+    @contextlib.contextmanager
+    def _guarded(self, what: str) -> Iterator[None]:
+        """Any exception of the simulation itself (not an error of the HTTP stack it raises
+        on purpose) reaches the client as a :class:`HarnessError`, which derives from
+        ``BaseException``: the SDK cannot wrap it as a connection error and retry."""
+        __tracebackhide__ = hide_unless_harness_error
+        try:
+            yield
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in transport.CORE_MODULES:
+                raise
+            fault = harness_error(exc, what)
+            self.faults.append(fault)
+            raise fault from exc
 
     @contextlib.contextmanager
     def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:
+        __tracebackhide__ = hide_unless_harness_error
         try:
             yield
         except HorizonExceeded as exc:
@@ -212,30 +254,48 @@ class SimulatedNetwork:
             if attempt.finished:
                 gen.close()  # type: ignore[attr-defined]
                 self._pools.release(attempt)
+                reusable = attempt.phase == "done" and attempt.error is None
+                self._connections.release(attempt.number, self.clock.now(), reusable=reusable)
+
+    def _respond(self, core: str, attempt: Attempt, head: Head, gen: Iterator[Yielded]) -> Any:
+        attempt.retry_after = retry_after_seconds(head.headers, self.clock.datetime())
+        return _response(core, head, _Body(self, attempt, gen))
 
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
     def handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
+        with self._guarded(f"{request.method} {request.url}"):
+            return self._handle(request, core, pool)
+
+    def _handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
         self.clock.participate()
-        attempt, gen = self._begin(request, core, sync=True)
+        attempt, gen = self._begin(request, core, sync=True, pool=pool)
         self._pools.acquire_sync(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 self.clock.sleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
+        with self._guarded(f"{request.method} {request.url}"):
+            return await self._ahandle(request, core, pool)
+
+    async def _ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
         require_virtual_loop(f"{request.method} {request.url}")
-        attempt, gen = self._begin(request, core, sync=False)
+        attempt, gen = self._begin(request, core, sync=False, pool=pool)
         await self._pools.acquire(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 await self.clock.asleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
@@ -248,7 +308,8 @@ class _Body:
         self.network, self.attempt, self.gen = network, attempt, gen
 
     def __iter__(self) -> Iterator[bytes]:
-        with self.network._playing(self.attempt, self.gen):
+        __tracebackhide__ = hide_unless_harness_error
+        with self.network._guarded(self.network._what(self.attempt)), self.network._playing(self.attempt, self.gen):
             for item in self.gen:
                 if isinstance(item, bytes):
                     yield item
@@ -256,7 +317,8 @@ class _Body:
                     self.network.clock.sleep(float(item), self.network._what(self.attempt))  # type: ignore[arg-type]
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with self.network._playing(self.attempt, self.gen):
+        __tracebackhide__ = hide_unless_harness_error
+        with self.network._guarded(self.network._what(self.attempt)), self.network._playing(self.attempt, self.gen):
             for item in self.gen:
                 if isinstance(item, bytes):
                     yield item
@@ -271,6 +333,7 @@ class _Body:
             self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
         self.gen.close()  # type: ignore[attr-defined]
         self.network._pools.release(self.attempt)
+        self.network._connections.release(self.attempt.number, self.network.clock.now(), reusable=False)
 
     async def aclose(self) -> None:
         self.close()

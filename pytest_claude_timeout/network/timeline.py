@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+from .sender import Sender
+
+CURRENT_CALL: ContextVar[int | None] = ContextVar("pytest_claude_timeout_call", default=None)
+"""The number of the call being made (set by ``calls.run_calls``; each attempt records it)."""
+
+PART_JOIN = " + "
+"""Joins the labels of the events one body part completes (a coalesced or re-sliced stream)."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +92,24 @@ class Attempt:
     events: list[Event] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     """Labels of the body parts delivered (SSE event names, ``message``, ``error page``)."""
+    sender: Sender | None = None
+    """What sent the request: client library, the layers above it, the HTTP stack."""
     phases: list[Span] = field(default_factory=list)
     deadlines: dict[str, float] = field(default_factory=dict)
     """When each timeout (``connect``, ``read``) would fire for the wait in progress: the
     last time the client armed it (a read timeout restarts at every byte received)."""
+    request_digest: str | None = None
+    """A digest of the request (method, URL, body): the same request sent again (a retry,
+    by the SDK or by the caller's own loop) has the same digest."""
+    call: int | None = None
+    """The call this attempt belongs to, when the calls are counted (``calls.run_calls``)."""
+    retry_after: float | None = None
+    """The wait the response asked for before a retry (``retry-after-ms``, ``retry-after``
+    in seconds or as an HTTP date), in seconds; ``None``: it asked for none."""
+
+    def received(self, label: str) -> bool:
+        """Whether a body part completing ``label`` (an SSE event name ...) was delivered."""
+        return any(label in part.split(PART_JOIN) for part in self.delivered)
 
     @property
     def elapsed(self) -> float | None:
@@ -140,9 +163,11 @@ class Attempt:
             "outcome": self.outcome,
             "cancelled": self.cancelled,
             "delivered": list(self.delivered),
+            "retry_after": self.retry_after,
             "events": [{"at": e.at, "text": e.text, "kind": e.kind, "by": e.by} for e in self.events],
             "phases": [{"name": p.name, "start": p.start, "end": p.end} for p in self.phases],
             "deadlines": dict(self.deadlines),
+            "client": None if self.sender is None else self.sender.as_dict(),
         }
 
 

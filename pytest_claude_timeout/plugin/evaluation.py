@@ -12,7 +12,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .marker import MarkerSpec, type_name
-from .report import FIXTURE_RECORD_PROPERTY, RECORD_PROPERTY, failure_text, jsonable, row_name, sdk_line
+from .report import FIXTURE_RECORD_PROPERTY, RECORD_PROPERTY, client_line, failure_text, jsonable, row_name, sdk_line
 from .verdict import diagnose, judge
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..network.simulated import SimulatedNetwork
     from ..scenarios import Scenario
 
-_PACKAGE_DIR = os.path.dirname(__file__)
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(__file__))
 
 
 def pass_through() -> tuple[type[BaseException], ...]:
@@ -65,8 +65,9 @@ def evaluate(
     ``None`` for a run of the fixtures, which judges the network's scenarios together."""
     from ..transports.httpcore_mock import stack_info
 
-    verdict = judge(spec, exc, elapsed, network.attempts)
+    verdict = judge(spec, exc, elapsed, network.attempts, network.faults)
     verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)
+    verdict.diagnosis += [f"{f.kind}: {f.text}" for f in verdict.grades]
     record: dict[str, Any] = jsonable(
         {
             "nodeid": nodeid,
@@ -84,10 +85,15 @@ def evaluate(
             "exception": verdict.exception,
             "raised_at": raised_at(exc) if exc is not None else None,
             "diagnosis": verdict.diagnosis,
+            "grades": [{"grade": f.grade, "kind": f.kind, "text": f.text} for f in verdict.grades],
             "attempts": [a.as_dict() for a in network.attempts],
             "sdk": stack_info(),
         }
     )
+    if network.call_reports:
+        from ..network.calls import summary
+
+        record["chaos"] = summary(network.call_reports)
     return record, None if verdict.passed else failure_text(record, network.timeline())
 
 
@@ -116,7 +122,9 @@ def conclude(item: pytest.Item, evaluated: tuple[dict[str, Any], str | None]) ->
 
 
 def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
-    """Carry the record on the report (so through xdist) and as JUnit XML properties."""
+    """Carry the record on the report (so through xdist) and as JUnit XML properties. A rerun
+    of the item (pytest-rerunfailures) replaces the properties of the run before it."""
+    item.user_properties[:] = [p for p in item.user_properties if not str(p[0]).startswith("claude_timeout.")]
     item.user_properties += [
         ("claude_timeout.scenario", record["description"]),
         ("claude_timeout.verdict", record["verdict"]),
@@ -125,6 +133,7 @@ def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
         ("claude_timeout.elapsed", f"{record['elapsed']:.3f}"),
         ("claude_timeout.attempts", str(len(record["attempts"]))),
         ("claude_timeout.sdk", sdk_line(record["sdk"])),
+        ("claude_timeout.client", client_line(record)),
         (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
     ]
 

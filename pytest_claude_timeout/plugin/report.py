@@ -13,6 +13,9 @@ from typing import Any
 
 from .marker import ID_PREFIX, standard_labels
 
+HARNESS_ERROR = "harness error"
+"""The record's ``kind`` when the simulation itself broke: no verdict about the client."""
+
 RECORD_PROPERTY = "claude_timeout.record"
 FIXTURE_RECORD_PROPERTY = "claude_timeout.fixture_record"
 """A test on the fixtures (not the marker): recorded only for the HTML report."""
@@ -47,13 +50,14 @@ def expectation(record: Mapping[str, Any]) -> str:
 def failure_text(record: Mapping[str, Any], timeline: str) -> str:
     """What pytest shows for a failed scenario run: the verdict first, the virtual
     timeline, then the diagnosis."""
+    failed = "HARNESS ERROR (not a verdict about the client)" if record["kind"] == HARNESS_ERROR else "FAILED"
     lines = [
-        f"claude_timeout: {record['row']} FAILED under {record['description']}",
+        f"claude_timeout: {record['row']} {failed} under {record['description']}",
         f"expected: {expectation(record)}",
         f"verdict:  {record['kind']}",
         f"reason:   {record['reason']}",
         f"virtual elapsed: {record['elapsed']:.3f} s in {len(record['attempts'])} attempt(s)",
-        f"sdk:      {sdk_line(record['sdk'])}",
+        f"client:   {client_line(record)}",
     ]
     if record.get("raised_at"):
         lines.append(f"raised at: {record['raised_at']}")
@@ -67,8 +71,27 @@ def sdk_line(sdk: Mapping[str, Any]) -> str:
     return f"anthropic {sdk.get('anthropic')} on {sdk.get('stack')} {sdk.get('stack_version')}"
 
 
+def client_line(record: Mapping[str, Any]) -> str:
+    """What sent the requests, as each attempt recorded it (``litellm 1.110.2 on httpx
+    0.28.1``); the installed SDK when no request reached the network."""
+    senders: dict[str, list[str]] = {}
+    for attempt in record.get("attempts", ()):
+        client = attempt.get("client")
+        if client:
+            senders.setdefault(client["description"], []).append(str(attempt["number"]))
+    if not senders:
+        return f"{sdk_line(record['sdk'])} (installed; no request reached the network)"
+    if len(senders) == 1:
+        return next(iter(senders))
+    return "; ".join(
+        f"{description} (attempt{'s' if len(numbers) > 1 else ''} {', '.join(numbers)})"
+        for description, numbers in senders.items()
+    )
+
+
 CELL_LEGEND = (
     "ok: survived; raised: raised the expected exception; FAIL: see its failure report; "
+    "ERROR: the simulation itself broke (no verdict); "
     "xfail/XPASS: marked xfail; times are virtual seconds"
 )
 
@@ -79,6 +102,8 @@ def _cell(record: Mapping[str, Any]) -> str:
         mark = "xfail"
     elif outcome == "xpassed":
         mark = "XPASS"
+    elif record["kind"] == HARNESS_ERROR:
+        mark = "ERROR"
     elif record["verdict"] != "passed":
         mark = "FAIL"
     else:

@@ -12,9 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import HorizonExceeded
+from ..errors import HarnessError, HorizonExceeded
 from ..network.timeline import Attempt
+from .grading import Finding, grade
 from .marker import MarkerSpec, expect_names, type_name
+from .report import HARNESS_ERROR
+from .retries import retrier, retry_lines
 
 RAW_STACK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2")
 
@@ -25,11 +28,15 @@ class Verdict:
     kind: str
     """``survived`` or ``raised as expected`` (passed); ``exception escaped``, ``wrong
     exception``, ``raw HTTP error``, ``no exception``, ``assertion failed``, ``silent data
-    loss``, ``budget exceeded`` or ``horizon`` (failed)."""
+    loss``, ``budget exceeded`` or ``horizon`` (failed); with ``grade=``, a passing run fails
+    as ``retry storm``, ``retry-after ignored``, ``non-retryable retried`` or ``no deadline``;
+    ``harness error`` (the simulation itself broke: no verdict about the client)."""
     reason: str
     elapsed: float
     exception: str | None = None
     diagnosis: list[str] = field(default_factory=list)
+    grades: list[Finding] = field(default_factory=list)
+    """What grading the client's retrying found (only with ``grade=``)."""
 
 
 def is_raw_stack_error(exc: BaseException) -> bool:
@@ -69,15 +76,24 @@ def truncated_stream(attempts: Sequence[Attempt]) -> Attempt | None:
     """The last streaming attempt, when it ended cleanly without ``message_stop``."""
     streams = [a for a in attempts if a.stream]
     last = streams[-1] if streams else None
-    if last is not None and last.phase == "done" and last.status == 200 and "message_stop" not in last.delivered:
+    if last is not None and last.phase == "done" and last.status == 200 and not last.received("message_stop"):
         return last
     return None
 
 
 def judge(
-    spec: MarkerSpec, exc: BaseException | None, elapsed: float, attempts: Sequence[Attempt] = ()
+    spec: MarkerSpec,
+    exc: BaseException | None,
+    elapsed: float,
+    attempts: Sequence[Attempt] = (),
+    faults: Sequence[BaseException] = (),
 ) -> Verdict:
-    """The verdict on one test body run under one scenario."""
+    """The verdict on one test body run under one scenario. A fault of the simulation itself
+    (``faults``, or a :class:`HarnessError` escaping the body) is never judged: whatever the
+    body did, the verdict is ``harness error``."""
+    fault = exc if isinstance(exc, HarnessError) else next(iter(faults), None)
+    if fault is not None:
+        return Verdict(False, HARNESS_ERROR, str(fault), elapsed, describe_exception(fault))
     truncated = truncated_stream(attempts)
     shown = describe_exception(exc) if exc is not None else None
     expected = spec.expect is not None and exc is not None and isinstance(exc, spec.expect)
@@ -130,6 +146,12 @@ def judge(
             elapsed,
             shown,
         )
+    if spec.grade is not None:
+        findings = grade(attempts, spec.grade, spec.budget)
+        if verdict.passed and findings:
+            reason = f"the client's retrying is graded {findings[0].kind}: {findings[0].text}"
+            verdict = Verdict(False, findings[0].kind, reason, elapsed, shown)
+        verdict.grades = findings
     return verdict
 
 
@@ -212,7 +234,8 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
         if before.status in (429, 529) and before.end is not None:
             lines.append(
                 f"attempt {before.number} got {before.status} at {before.end:.3f} s; the client waited "
-                f"{after.start - before.end:.3f} s before attempt {after.number} (the SDK reads retry-after)."
+                f"{after.start - before.end:.3f} s before attempt {after.number} "
+                + ("(the SDK reads retry-after)." if after.retry_count else "(a new call, not an SDK retry).")
             )
 
     waited = [a for a in attempts if a.error == "ReadTimeout" and a.phase == "headers"]
@@ -231,13 +254,13 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
         through = next((a for a in attempts if a.phase != "connect"), None)
         if len(connect) == total:
             lines.append(
-                f"all {total} attempts failed to connect ({what}): the SDK retried {total - 1} "
-                f"time{'' if total == 2 else 's'} (max_retries) and gave up"
+                f"all {total} attempts failed to connect ({what}): {retrier(attempts)} retried {total - 1} "
+                f"time{'' if total == 2 else 's'} and gave up"
                 + (f" after {connect[-1].end:.3f} s." if connect[-1].end is not None else ".")
             )
         elif through is not None:
             lines.append(
-                f"{len(connect)} of {total} attempts failed to connect ({what}); the SDK retried and "
+                f"{len(connect)} of {total} attempts failed to connect ({what}); {retrier(attempts)} retried and "
                 f"attempt {through.number} got through at {through.start:.3f} s."
             )
 
@@ -265,7 +288,7 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
             "restart the stream."
         )
 
-    if exc is not None and getattr(exc, "status_code", None) == 200 and any("error" in a.delivered for a in attempts):
+    if exc is not None and getattr(exc, "status_code", None) == 200 and any(a.received("error") for a in attempts):
         lines.append(
             "an error event arrived inside the stream: the SDK raised it from the iteration as "
             "APIStatusError with status 200 and does not retry it; catch it and retry the call."
@@ -286,6 +309,8 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
             f"nothing bounds this wait (read timeout {_secs(read)}): the client would have waited "
             "forever or past the horizon. Set a finite timeout."
         )
+
+    lines += retry_lines(attempts)
 
     if budget is not None and verdict.elapsed > budget:
         busy = sum((a.end or a.start) - a.start for a in attempts)

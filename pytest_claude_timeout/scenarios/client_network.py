@@ -4,16 +4,17 @@ uplink, a client that cannot reach the API at all, and its own connection pool's
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..exchange import (
     Connect,
+    Data,
     Hangup,
     Idle,
     Step,
     Upload,
-    head_index,
 )
 from .base import (
     CLIENT_NETWORK,
@@ -23,8 +24,10 @@ from .base import (
     ScenarioError,
     _applies,
     _check_count,
+    reslice,
 )
 from .service import SlowPrefill
+from .streams import after_connecting, before_head, lazy
 
 DNS_KINDS = {
     # kind: (seconds until the resolver's answer, message, bounded by connect timeout in sync?)
@@ -54,12 +57,14 @@ class DnsFailure(Scenario):
     kind: str = "nxdomain"
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
         if self.kind not in DNS_KINDS:
             raise ScenarioError(f"{self.name}: kind must be one of {sorted(DNS_KINDS)}, not {self.kind!r}")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if self.attempts is not None and ctx.number > self.attempts:
             return steps
         seconds, message = DNS_KINDS[self.kind]
@@ -79,10 +84,12 @@ class ConnectTimeout(Scenario):
     attempts: int | None = 1
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         return [Connect(math.inf, f"connecting to {ctx.host}: no answer to the handshake")]
@@ -95,7 +102,8 @@ class ConnectionRefused(ConnectTimeout):
 
     name: ClassVar[str] = "connection_refused"
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         return [Connect(0.001, f"connecting to {ctx.host}: refused", error="ConnectError", message="[Errno 111] Connection refused")]
@@ -109,12 +117,48 @@ class ServerDisconnect(ConnectTimeout):
     name: ClassVar[str] = "server_disconnect"
     layer: ClassVar[int] = SERVER
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         return [
             Hangup("RemoteProtocolError", "Server disconnected without sending a response.", "server closed the connection before any byte")
         ]
+
+
+@dataclass
+class StaleConnection(Scenario):
+    """The server (or a proxy, a NAT on the way) drops kept-alive connections idle longer
+    than ``idle`` seconds, and the client does not learn it before it sends the next request
+    on one: the request is answered by a close, "Server disconnected without sending a
+    response." (``RemoteProtocolError``), which the SDK wraps and retries on a new
+    connection (field report: openai/openai-python#371).
+
+    It needs a connection the client really reuses: the network keeps each pool's
+    connections as httpcore does, and the client reuses one only if it sat idle no longer
+    than its pool's ``keepalive_expiry`` (5 s by default in httpx and httpx2), so the
+    default 4 s stands for a server whose keep-alive timeout undercuts the client's
+    (Node.js's and uvicorn's default is 5 s); a 60 to 75 s one bites only clients that keep
+    connections longer (``httpx.Limits(keepalive_expiry=...)``). A close the client has
+    received before it reuses the connection (a FIN) is noticed (httpcore checks the
+    socket), and that connection is not reused: what this models is the close it cannot see
+    in time (racing the request, or silent at a middlebox). The client's side is measured;
+    where the close comes from, assumed."""
+
+    name: ClassVar[str] = "stale_connection"
+    main: ClassVar[str] = "idle"
+    layer: ClassVar[int] = SERVER
+
+    idle: float = 4.0
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("idle",)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if ctx.reused_after is None or ctx.reused_after <= self.idle:
+            return steps
+        note = f"the server had dropped the connection (idle {ctx.reused_after:g} s > {self.idle:g} s)"
+        return [Hangup("RemoteProtocolError", "Server disconnected without sending a response.", note)]
 
 
 @dataclass
@@ -132,15 +176,47 @@ class SlowUpload(Scenario):
     extra_bytes: int = 0
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         if not self.rate > 0:
             raise ScenarioError(f"{self.name}: rate must be a positive number of bytes per second")
         _check_count(self, "extra_bytes", self.extra_bytes, minimum=0)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         size = ctx.request.size + self.extra_bytes
-        at = next((i for i, s in enumerate(steps) if not isinstance(s, Connect)), len(steps))
-        return [*steps[:at], Upload(size / self.rate, f"uploading {size} bytes at {self.rate:g} B/s"), *steps[at:]]
+        return after_connecting(steps, [Upload(size / self.rate, f"uploading {size} bytes at {self.rate:g} B/s")])
+
+
+@dataclass
+class SlowDownload(Scenario):
+    """The response body comes down a slow link at ``rate`` bytes/s (Toxiproxy's
+    ``bandwidth``): it arrives in pieces of a tenth of a second's worth, so bytes keep
+    coming and no read timeout fires (the read timeout bounds each silence, not the whole
+    body); the call just takes ``size / rate`` seconds longer. Only a deadline over the
+    whole call (or the test's budget) notices. Assumed (a link's bandwidth), the client's
+    side measured."""
+
+    name: ClassVar[str] = "slow_download"
+    main: ClassVar[str] = "rate"
+    layer: ClassVar[int] = CLIENT_NETWORK
+
+    rate: float = 50.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 < self.rate < math.inf:
+            raise ScenarioError(f"{self.name}: rate must be a positive number of bytes per second, not {self.rate!r}")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        piece = max(1, int(self.rate / 10))
+        sliced = reslice(steps, piece)
+        out: list[Step] = []
+        for step in sliced:
+            if isinstance(step, Data):
+                out.append(Idle(len(step.payload) / self.rate, f"downloading at {self.rate:g} B/s"))
+            out.append(step)
+        return out
 
 
 @dataclass
@@ -159,12 +235,12 @@ class ForceFailure(Scenario):
     def _durations(self) -> tuple[str, ...]:
         return ("rtt",)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
-        at = head_index(steps)
-        if at is None or self.rtt == 0:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
+        if self.rtt == 0:
             return steps
         handshakes = Connect(2 * self.rtt, "TCP and TLS handshakes (2 round trips)")
-        return [handshakes, *steps[:at], Idle(self.rtt, "first byte (1 round trip)"), *steps[at:]]
+        return before_head(steps, [handshakes], [Idle(self.rtt, "first byte (1 round trip)")])
 
 
 @dataclass

@@ -9,31 +9,36 @@ conformance suite), or *assumed* (a reasonable model nobody has checked yet).
 from __future__ import annotations
 
 import email.utils
+import itertools
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
 from ..api import wire
 from ..exchange import (
     Data,
     Hangup,
-    Head,
     Idle,
     Step,
+    head_index,
 )
 from .base import (
     CLIENT_NETWORK,
+    SERVER,
     AttemptContext,
     Scenario,
     ScenarioError,
     _after_deltas,
-    _after_label,
     _applies,
     _check_count,
-    _split_body,
-    delay_first_byte,
+    check_header_text,
+    check_status,
+    error_response,
+    incomplete_body,
 )
+from .streams import AFTER_DELTAS_FALLBACK, cut_after, delayed_first_byte, insert_after, lazy, split_after, split_body
 
 
 @dataclass
@@ -53,8 +58,80 @@ class SlowPrefill(Scenario):
     def _durations(self) -> tuple[str, ...]:
         return ("seconds", "ping_interval")
 
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
+        return delayed_first_byte(steps, self.seconds, self.ping_interval, "prefill")
+
+
+@dataclass
+class LateHeaders(Scenario):
+    """The response headers come only with the first byte of the answer, ``seconds`` after
+    the request, with no pings before them: a gateway that holds the headers until the
+    upstream's first byte. A stream then waits like a non-streaming call: a read timeout
+    shorter than ``seconds`` fires before the headers, so the SDK gets ``APITimeoutError``
+    and retries it (measured over real sockets; behind nginx, a 504 on each attempt).
+    A scenario of its own, not a parameter of ``slow_prefill``, which is the API's own
+    behaviour (headers at once, then pings)."""
+
+    name: ClassVar[str] = "late_headers"
+    main: ClassVar[str] = "seconds"
+
+    seconds: float = 75.0
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("seconds",)
+
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
-        return delay_first_byte(steps, self.seconds, self.ping_interval, "prefill")
+        at = head_index(steps)
+        if at is None or self.seconds <= 0:
+            return steps
+        return [*steps[:at], Idle(self.seconds, "response headers held back"), *steps[at:]]
+
+
+@dataclass
+class PingStall(Scenario):
+    """A stream sends its opening events (and ``deltas`` text deltas), then nothing but
+    ``ping`` events every ``ping_interval`` seconds for ``seconds``, then the rest. The SDK
+    drops pings, but their bytes reset the read timeout, so no read timeout ever fires: the
+    call hangs as long as the pings go on (field report: langchain-ai/langchain#36964; the
+    client's behaviour is measured, the server's assumed). Only a deadline over the whole
+    call ends it. Every streaming attempt (``attempts``: the first N); non-streaming calls
+    are not affected."""
+
+    name: ClassVar[str] = "ping_stall"
+    main: ClassVar[str] = "seconds"
+
+    seconds: float = 3600.0
+    ping_interval: float = 10.0
+    deltas: int = 0
+    attempts: int | None = None
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("seconds", "ping_interval")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "deltas", self.deltas, minimum=0)
+        _check_count(self, "attempts", self.attempts, minimum=1)
+        if not self.ping_interval > 0 or math.isinf(self.ping_interval):
+            raise ScenarioError(f"{self.name}: ping_interval must be a positive, finite number of seconds")
+        if math.isinf(self.seconds):
+            raise ScenarioError(f"{self.name}: seconds must be finite (a ping every {self.ping_interval:g} s)")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not ctx.request.stream or not _applies(self.attempts, ctx.stream_number):
+            return steps
+        at = _after_deltas(steps, self.deltas)
+        if at is None:
+            return steps
+        pings: list[Step] = []
+        elapsed = 0.0
+        while elapsed + self.ping_interval <= self.seconds:
+            pings += [Idle(self.ping_interval, "only pings"), Data(wire.PING, "ping")]
+            elapsed += self.ping_interval
+        if self.seconds > elapsed:
+            pings.append(Idle(self.seconds - elapsed, "only pings"))
+        return [*steps[:at], *pings, *steps[at:]]
 
 
 @dataclass
@@ -77,19 +154,17 @@ class StalledStream(Scenario):
         return ("stall",)
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "deltas", self.deltas, minimum=0)
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or (self.attempts is not None and ctx.stream_number > self.attempts):
-            return steps
-        at = _after_label(steps, "content_block_delta", self.deltas) if self.deltas else None
-        if at is None:
-            at = _after_label(steps, "ping") or _after_label(steps, "message_start")
-        if at is None:
-            return steps
-        return [*steps[:at], Idle(self.stall, "stream stalled", "stall"), *steps[at:]]
+            return iter(steps)
+        stall = [Idle(self.stall, "stream stalled", "stall")]
+        return insert_after(steps, stall, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
 
 
 @dataclass
@@ -99,7 +174,9 @@ class LongGeneration(Scenario):
     Non-streaming: nothing arrives until the whole answer is done (4,000 tokens at 50/s:
     81 s, past a 60 s read timeout). Streaming: deltas arrive as they are generated, so the
     read timeout only bounds the gap between two deltas. (Documented: the API streams
-    deltas as generated; rates vary by model.)
+    deltas as generated; rates vary by model.) ``every_event=True`` spaces every event of
+    the stream evenly (``message_start``, ``ping``, ``message_stop`` ... too: one gap of
+    ``tokens_per_delta / rate`` before each), not only the text deltas.
     """
 
     name: ClassVar[str] = "long_generation"
@@ -109,31 +186,58 @@ class LongGeneration(Scenario):
     rate: float = 50.0
     prefill: float = 1.0
     tokens_per_delta: int = 5
+    every_event: bool = False
 
     def _durations(self) -> tuple[str, ...]:
         return ("prefill",)
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "tokens", self.tokens, minimum=1)
         _check_count(self, "tokens_per_delta", self.tokens_per_delta, minimum=1)
         if not self.rate > 0:
             raise ScenarioError(f"{self.name}: rate must be a positive number of tokens per second")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream:
-            return delay_first_byte(steps, self.prefill + self.tokens / self.rate, None, f"generating {self.tokens} tokens")
-        steps = delay_first_byte(steps, self.prefill, None, "prefill")
-        deltas = [i for i, s in enumerate(steps) if isinstance(s, Data) and s.label == "content_block_delta"]
-        if not deltas:
-            return steps
+            return delayed_first_byte(steps, self.prefill + self.tokens / self.rate, None, f"generating {self.tokens} tokens")
+        generated = self._generated(delayed_first_byte(steps, self.prefill, None, "prefill"))
+        return _spaced(generated, self.tokens_per_delta / self.rate) if self.every_event else generated
+
+    def _generated(self, steps: Iterator[Step]) -> Iterator[Step]:
+        """The stream's text deltas replaced by ``tokens`` worth of deltas, produced as they
+        are read (what came between the first and the last delta is dropped)."""
+        after_last: list[Step] = []
+        generating = False
+        for step in steps:
+            delta = isinstance(step, Data) and step.label == "content_block_delta"
+            if generating:
+                after_last = [] if delta else [*after_last, step]
+            elif delta:
+                generating = True
+                yield from self._deltas()
+            else:
+                yield step
+        yield from after_last
+
+    def _deltas(self) -> Iterator[Step]:
         words = wire.chunk_text(wire.DEFAULT_TEXT)
-        count = math.ceil(self.tokens / self.tokens_per_delta)
         gap = self.tokens_per_delta / self.rate
-        generated: list[Step] = []
-        for i in range(count):
-            generated += [Idle(gap, "generating"), Data(wire.text_delta(words[i % len(words)]), "content_block_delta")]
-        return [*steps[: deltas[0]], *generated, *steps[deltas[-1] + 1 :]]
+        for i in range(math.ceil(self.tokens / self.tokens_per_delta)):
+            yield Idle(gap, "generating")
+            yield Data(wire.text_delta(words[i % len(words)]), "content_block_delta")
+
+
+def _spaced(steps: Iterable[Step], gap: float) -> Iterator[Step]:
+    """``steps`` with a silence of ``gap`` before every body part that has none."""
+    silent = False
+    for step in steps:
+        if isinstance(step, Data) and not silent:
+            yield Idle(gap, "generating")
+        yield step
+        silent = isinstance(step, Idle)
 
 
 @dataclass
@@ -150,21 +254,41 @@ class ConnectionReset(Scenario):
     attempts: int | None = 1
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "deltas", self.deltas, minimum=0)
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not _applies(self.attempts, ctx.number):
-            return steps
+            return iter(steps)
         if not ctx.request.stream:
-            steps = _split_body(steps)
-            at = _after_label(steps, "message (first half)")
+            before, after, found = split_after(split_body(steps), "message (first half)")
         else:
-            at = _after_deltas(steps, self.deltas)
-        if at is None:
-            return steps
-        return [*steps[:at], Hangup("ReadError", "[Errno 104] Connection reset by peer", "connection reset by peer (RST)")]
+            before, after, found = split_after(steps, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
+        if not found:
+            return itertools.chain(before, after)
+        return iter([*before, self.hangup(before)])
+
+    def hangup(self, sent: list[Step]) -> Hangup:
+        return Hangup("ReadError", "[Errno 104] Connection reset by peer", "connection reset by peer (RST)")
+
+
+@dataclass
+class ConnectionClosed(ConnectionReset):
+    """The server closes the connection cleanly (FIN) mid-body, after ``deltas`` text deltas
+    (half of a plain body), without the final chunk: an upstream that crashes. A stream
+    raises the raw ``RemoteProtocolError`` ("peer closed connection without sending complete
+    message body") at once, after the text received so far, and the SDK does not retry it;
+    a plain call is retried. (``connection_reset`` is an RST; ``truncated_stream`` sends
+    the final chunk.) Only the first ``attempts`` attempts (``None``: all). Measured."""
+
+    name: ClassVar[str] = "connection_closed"
+    layer: ClassVar[int] = SERVER
+
+    def hangup(self, sent: list[Step]) -> Hangup:
+        return Hangup("RemoteProtocolError", incomplete_body(sent), "server closed the connection (FIN) mid-body")
 
 
 @dataclass
@@ -180,15 +304,16 @@ class TruncatedStream(Scenario):
     attempts: int | None = 1
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "deltas", self.deltas, minimum=0)
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or not (self.attempts is None or ctx.stream_number <= self.attempts):
-            return steps
-        at = _after_deltas(steps, self.deltas)
-        return steps if at is None else steps[:at]
+            return iter(steps)
+        return cut_after(steps, [], "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
 
 
 @dataclass
@@ -224,14 +349,17 @@ class RateLimited(Scenario):
         return ("retry_after", "retry_after_ms")
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
+        check_status(self, "status")
+        check_header_text(self, "error_type")
 
     def headers(self, ctx: AttemptContext) -> dict[str, str]:
         extra = {}
         if self.retry_after is not None:
             extra["retry-after"] = (
-                email.utils.format_datetime(ctx.at + timedelta(seconds=self.retry_after), usegmt=True)
+                email.utils.format_datetime(_date_after(ctx.at, self.retry_after), usegmt=True)
                 if self.http_date
                 else f"{self.retry_after:g}"
             )
@@ -239,12 +367,18 @@ class RateLimited(Scenario):
             extra["retry-after-ms"] = f"{self.retry_after_ms:g}"
         return extra
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
-        body = wire.error_body(self.error_type, "This request would exceed the rate limit for your organization.")
-        headers = wire.error_headers(f"req_sim_{ctx.number:06d}", body, self.headers(ctx))
-        return [Head(self.status, headers, f"({self.error_type})"), Data(body, "error body")]
+        message = "This request would exceed the rate limit for your organization."
+        return error_response(self.status, self.error_type, message, ctx, self.headers(ctx))
+
+
+def _date_after(moment: datetime, seconds: float) -> datetime:
+    """``moment + seconds``, or the calendar's last second (year 9999) when that is later."""
+    last = datetime.max.replace(microsecond=0, tzinfo=moment.tzinfo or timezone.utc)
+    return last if seconds >= (last - moment).total_seconds() else moment + timedelta(seconds=seconds)
 
 
 @dataclass
@@ -274,18 +408,19 @@ class Overloaded(Scenario):
     deltas: int = 2
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
         if self.where not in ("headers", "stream"):
             raise ScenarioError(f"{self.name}: where must be 'headers' or 'stream', not {self.where!r}")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         if self.where == "stream":
             if not ctx.request.stream:
                 return steps
-            at = _after_deltas(steps, self.deltas)
-            return steps if at is None else [*steps[:at], Data(wire.error_event("overloaded_error", "Overloaded"), "error")]
-        body = wire.error_body("overloaded_error", "Overloaded")
-        return [Head(529, wire.error_headers(f"req_sim_{ctx.number:06d}", body), "(overloaded_error)"), Data(body, "error body")]
+            error = [Data(wire.error_event("overloaded_error", "Overloaded"), "error")]
+            return cut_after(steps, error, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
+        return error_response(529, "overloaded_error", "Overloaded", ctx)

@@ -23,12 +23,13 @@ at the moment the client's timeout fired.
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import selectors
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from ..api.wire import Headers
-from ..exchange import Connect, Data, Hangup, Head, Idle, Step, Upload, merge_idles
+from ..exchange import Connect, Data, Hangup, Head, Idle, Step, Upload, merged_idles
 from ..network.timeline import Attempt
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ class ClientGone(Exception):
         upload): the client left earlier than the server could tell."""
 
 
+class BadRequest(Exception):
+    """The client sent something that is not a request the server can read (not HTTP, a
+    header that is not UTF-8 ...): it gets ``400`` and the connection is closed."""
+
+
 @dataclass
 class Incoming:
     """A request as it came off the socket."""
@@ -66,6 +72,8 @@ class Incoming:
     received: float
     """Real time (``time.monotonic``) of the request's first byte."""
     attempt: Attempt | None = field(default=None)
+    idle: float | None = None
+    """Real seconds the connection sat idle before this request (``None``: its first)."""
 
 
 def scale_headers(headers: Headers, time_scale: float, sent_at: datetime, now: datetime) -> Headers:
@@ -113,6 +121,8 @@ class Connection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.current: Incoming | None = None
         """The request being served (from its head on)."""
+        self.idle_since: float | None = None
+        """Real time (``time.monotonic``) the last response on this connection ended."""
 
     # -- waiting ---------------------------------------------------------------------------
     def wait(self, until: float, *, watch: bool = True) -> None:
@@ -197,10 +207,12 @@ class Connection:
         while True:
             try:
                 event = self.h11.next_event()
-            except h11.RemoteProtocolError:  # the client closed mid-request
-                if self.current is not None:
+            except h11.RemoteProtocolError as exc:
+                if self.current is not None:  # the client closed mid-request
                     raise ClientGone(late=pace is not None) from None
-                return None
+                if incoming is None:  # closed before sending anything
+                    return None
+                raise BadRequest(f"not an HTTP/1.1 request: {exc}") from None
             if event is h11.NEED_DATA:
                 size = RECV
                 if pace is not None:
@@ -210,11 +222,17 @@ class Connection:
                 data = self._recv(size)
                 if incoming is None and data:
                     incoming = Incoming("", "", {}, b"", time.monotonic())
+                    if self.idle_since is not None:
+                        incoming.idle = incoming.received - self.idle_since
                 self.h11.receive_data(data)
             elif isinstance(event, h11.Request):
                 received = incoming.received if incoming else time.monotonic()
-                headers = {k.decode().lower(): v.decode() for k, v in event.headers}
-                incoming = Incoming(event.method.decode(), event.target.decode(), headers, b"", received)
+                try:
+                    headers = {k.decode().lower(): v.decode() for k, v in event.headers}
+                    idle = incoming.idle if incoming else None
+                    incoming = Incoming(event.method.decode(), event.target.decode(), headers, b"", received, idle=idle)
+                except UnicodeDecodeError:
+                    raise BadRequest("the request line or a header is not UTF-8") from None
                 upload = self.server._attempt_started(incoming)
                 self.current = incoming
                 if upload > 0:
@@ -230,7 +248,7 @@ class Connection:
                 return None
 
     # -- playing a response ----------------------------------------------------------------
-    def play(self, steps: list[Step], attempt: Attempt, now: Callable[[], float], sent_at: datetime) -> bool:
+    def play(self, steps: Iterable[Step], attempt: Attempt, now: Callable[[], float], sent_at: datetime) -> bool:
         """Write ``steps`` to the socket; returns whether the connection can serve another
         request (keep-alive). ``sent_at`` is the moment the scenarios were told the
         request was sent (for ``retry-after`` dates).
@@ -243,7 +261,7 @@ class Connection:
             raise ClientGone(late=True)
         due = time.monotonic()
         pending = bytearray()
-        for step in merge_idles(steps):
+        for step in merged_idles(steps):
             if isinstance(step, (Connect, Upload)):
                 continue  # played before the request arrived (the resolver, the body read)
             phase = "body" if attempt.status is not None else "headers"
@@ -267,7 +285,7 @@ class Connection:
                 attempt.event(now(), step.label)
                 pending += self.h11.send(h11.Data(data=step.payload)) or b""
             elif isinstance(step, Hangup):
-                self._send(pending)
+                self._send(pending + step.raw)
                 attempt.event(now(), f"{step.note} -> {step.error}")
                 attempt.finish(now(), f"{step.error} in {phase}: {step.message}", phase=phase, error=step.error)
                 self.hang_up(reset=step.error == "ReadError")
@@ -277,8 +295,19 @@ class Connection:
         self._send(pending)
         if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
+            self.idle_since = time.monotonic()
             return True
         return False
+
+    def reject(self, reason: str) -> None:
+        """Answer ``400 Bad Request`` (an API-style error body) and close the connection."""
+        body = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": reason}}).encode()
+        head = f"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        try:
+            self._send(bytearray(head.encode() + body))
+        except ClientGone:
+            pass
+        self.hang_up(reset=False)
 
     def hang_up(self, *, reset: bool) -> None:
         """Close the connection: a reset (RST) or a clean close (FIN)."""

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from respx.mocks import HTTPCoreMocker
 
+from ..errors import hide_unless_harness_error
+
 if TYPE_CHECKING:
     import httpx
 
@@ -44,10 +46,12 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
 
         @classmethod
         def _send_sync_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = hide_unless_harness_error
             return _active[-1].handle(httpx_request, core, kwargs.get("instance"))
 
         @classmethod
         async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = hide_unless_harness_error
             return await _active[-1].ahandle(httpx_request, core, kwargs.get("instance"))
 
     StackMocker.__name__ = StackMocker.__qualname__ = f"{core.capitalize()}NetworkMocker"

@@ -4,11 +4,13 @@ first-party wire format: Amazon Bedrock frames a stream as AWS event-stream mess
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ...exchange import Step
 from ..request import BEDROCK, ApiRequest
 
 
-def frame(request: ApiRequest, steps: list[Step]) -> list[Step]:
+def frame(request: ApiRequest, steps: Iterable[Step]) -> Iterable[Step]:
     """The steps as the request's platform puts them on the wire."""
     if request.platform == BEDROCK and request.stream:
         from .bedrock import frame_stream

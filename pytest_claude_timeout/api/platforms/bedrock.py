@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from collections.abc import Iterable, Iterator
 
 from ...exchange import Data, Head, Step
 from .. import sse
@@ -45,13 +46,12 @@ def _framed(payload: bytes) -> bytes:
     return out
 
 
-def frame_stream(steps: list[Step]) -> list[Step]:
-    framed: list[Step] = []
+def frame_stream(steps: Iterable[Step]) -> Iterator[Step]:
+    """Each step as Bedrock sends it, one at a time (the steps are produced lazily)."""
     for step in steps:
         if isinstance(step, Head) and step.status == 200:
             headers = tuple((k, CONTENT_TYPE if k == "content-type" else v) for k, v in step.headers)
             step = dataclasses.replace(step, headers=(*headers, ("x-amzn-requestid", dict(step.headers).get("request-id", ""))))
         elif isinstance(step, Data) and b"data:" in step.payload:
             step = dataclasses.replace(step, payload=_framed(step.payload))
-        framed.append(step)
-    return framed
+        yield step
