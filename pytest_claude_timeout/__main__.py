@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from .api.responders import recorded
 from .server.fault_server import DEFAULT_TIME_SCALE, FaultServer
 
 
@@ -35,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         "--time-scale", type=_time_scale, default=DEFAULT_TIME_SCALE, metavar="F",
         help=f"real seconds per scenario second (default {DEFAULT_TIME_SCALE:g}: 1 scenario second = "
         f"{DEFAULT_TIME_SCALE * 1000:g} ms); scale the client's timeouts by the same factor",
+    )
+    serve.add_argument(
+        "--reply", action="append", default=[], metavar="FILE",
+        help="answer Messages calls with a recorded response (an SSE transcript, or a Message as .json); "
+        "repeatable: one file per successive call",
     )
     serve.add_argument("--port", type=_port, default=0, help="TCP port on loopback (default: any free port)")
     serve.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1); others are refused")
@@ -69,7 +75,10 @@ def serve(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = FaultServer(*args.scenario, time_scale=args.time_scale, host=args.host, port=args.port, resolver=args.resolver)
+        replies = [recorded(path) for path in args.reply] or None
+        server = FaultServer(
+            *args.scenario, time_scale=args.time_scale, host=args.host, port=args.port, resolver=args.resolver, respond=replies
+        )
         with server:
             print(server.base_url, flush=True)
             described = ", ".join(s.describe() for s in server.scenarios) or "healthy network"

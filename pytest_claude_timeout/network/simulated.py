@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..api.fake import ApiRequest, FakeApi, is_messages_call
+from ..api.fake import ApiRequest, FakeApi, route
 from ..api.wire import retry_after_seconds
 from ..errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest, harness_error, hide_unless_harness_error
 from ..exchange import MAX_EVENTS, Connect, Head, Step, Yielded, play
@@ -49,6 +49,7 @@ class SimulatedNetwork:
         self,
         *scenarios: Scenario | str,
         api: FakeApi | None = None,
+        respond: Any = None,
         horizon: float = DEFAULT_HORIZON,
         start: datetime | None = None,
         seed: int | str | None = None,
@@ -59,6 +60,9 @@ class SimulatedNetwork:
         backoff jitter comes from ``random``), so virtual timelines repeat run after run."""
         self._random_state: object = None
         self.api = api or FakeApi()
+        if respond is not None:
+            self.respond(respond)
+        self._previous: tuple[bytes, Attempt] | None = None
         self.scenarios: list[Scenario] = []
         self.clock = VirtualClock(horizon=horizon, start=start)
         self.attempts: list[Attempt] = []
@@ -90,6 +94,13 @@ class SimulatedNetwork:
         obj = scenario if isinstance(scenario, Scenario) else scenario_from_spec(scenario)
         self.scenarios.append(obj)
         return obj
+
+    def respond(self, *replies: Any) -> None:
+        """Script what the healthy API answers Messages calls: one reply per call (several
+        arguments or a list: a text, content blocks via ``message(...)``, a Message dict or
+        SDK object, ``recorded(path)``), or a callable that gets each request and returns
+        one. A retry of a call gets the same reply again. See README "Scripted responses"."""
+        self.api.script(*replies)
 
     @property
     def horizon(self) -> float:
@@ -151,12 +162,13 @@ class SimulatedNetwork:
     def _begin(self, request: httpx.Request, core: str, *, sync: bool, pool: Any = None) -> tuple[Attempt, Iterator[Yielded]]:
         method, url, path = request.method, str(request.url), request.url.path
         now = self.clock.now()
-        if not is_messages_call(method, path):
+        if route(method, path) is None:
             self.unhandled.append(f"{method} {url}")
             raise UnhandledRequest(
                 f"pytest-claude-timeout: {method} {url} is not served by the simulated network "
-                "(it serves POST <base URL>/v1/messages). Nothing was sent: under the simulated "
-                "network no request leaves the machine."
+                "(it serves the Messages API under any base URL: messages, count_tokens, models, "
+                "batches; Vertex rawPredict/streamRawPredict and Bedrock invoke paths). Nothing was "
+                "sent: under the simulated network no request leaves the machine."
             )
         if now >= self.clock.horizon:
             raise HorizonExceeded(
@@ -167,7 +179,11 @@ class SimulatedNetwork:
             )
         for scenario in self.scenarios:
             scenario.lock()
-        api_request = ApiRequest.parse(method, url, path, request.content)
+        previous = None
+        if self._previous is not None:
+            before = self._previous[1]
+            previous = (self._previous[0], before.phase != "done" or (before.status or 0) >= 400)
+        api_request = ApiRequest.parse(method, url, path, request.content, dict(request.headers), previous=previous)
         if api_request.stream:
             self._streams += 1
         retry = request.headers.get("x-stainless-retry-count")
@@ -184,6 +200,7 @@ class SimulatedNetwork:
             call=CURRENT_CALL.get(),
         )
         self.attempts.append(attempt)
+        self._previous = (request.content, attempt)
         attempt.event(now, "request sent", "sent")
         origin = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
         checkout = self._connections.checkout(pool, origin, attempt.number, now)

@@ -89,6 +89,9 @@ def claude_timeout_scenario(request: pytest.FixtureRequest, claude_network: Simu
             "claude_timeout_scenario is set by @pytest.mark.claude_timeout; use the marker, "
             "or a scenario fixture such as slow_prefill"
         )
+    mark = request.node.get_closest_marker("claude_timeout")
+    if mark is not None and mark.kwargs.get("respond") is not None:
+        claude_network.respond(mark.kwargs["respond"])  # a fresh script for each scenario
     return claude_network.add(dataclasses.replace(param))
 
 

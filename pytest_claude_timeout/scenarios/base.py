@@ -323,7 +323,7 @@ def shape(api: FakeApi, scenarios: Sequence[Scenario], request: ApiRequest, ctx:
     for scenario in sorted(scenarios, key=lambda s: s.layer):
         apply = cast("Callable[[Iterable[Step], AttemptContext], Iterable[Step]]", scenario.apply)
         steps = apply(iter(steps) if reads_stream(apply) else as_list(steps, scenario.describe()), ctx)
-    yield from steps
+    yield from api.frame(request, steps)
 
 
 def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host: str) -> Connect | None:
@@ -332,5 +332,5 @@ def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host:
     yet when a connection is made: it is shaped for a placeholder request."""
     request = ApiRequest("POST", f"http://{host}/v1/messages", "/v1/messages", {})
     ctx = AttemptContext(number, 0, request, host, datetime.now(timezone.utc))
-    steps = leading(shape(FakeApi(text=api.text), scenarios, request, ctx))
+    steps = leading(shape(api.placeholder(), scenarios, request, ctx))
     return next((s for s in steps if isinstance(s, Connect)), None)

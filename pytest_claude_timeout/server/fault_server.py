@@ -33,17 +33,18 @@ The server binds to loopback only and refuses any other address.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import math
 import selectors
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..api.fake import ApiRequest, FakeApi, is_messages_call
-from ..api.wire import error_headers, not_found_body
+from ..api.fake import ApiRequest, FakeApi, route
+from ..api.wire import error_body, error_headers, not_found_body
 from ..errors import HarnessError, SimulationError, harness_error
 from ..exchange import Data, Head, Step, Upload, leading
 from ..network.timeline import Attempt, Timeouts, render
@@ -146,6 +147,7 @@ class FaultServer:
         *scenarios: Scenario | str,
         time_scale: float = DEFAULT_TIME_SCALE,
         api: FakeApi | None = None,
+        respond: object = None,
         host: str = "127.0.0.1",
         port: int = 0,
         resolver: bool = False,
@@ -156,6 +158,11 @@ class FaultServer:
         self.port = port
         self.time_scale = float(time_scale)
         self.api = api or FakeApi()
+        if respond is not None:
+            self.api.script(respond)
+        self._previous: tuple[bytes, Attempt] | None = None
+        self.errors: list[str] = []
+        """What the server could not answer as scripted (each answered 500, the reason in its body)."""
         self.scenarios: list[Scenario] = [parse_spec(s) for s in scenarios]
         self.attempts: list[Attempt] = []
         """Every request that reached the server (and every connection the resolver failed),
@@ -262,7 +269,11 @@ class FaultServer:
     def _slow_uplink(self) -> bool:
         request = ApiRequest("POST", "http://127.0.0.1/v1/messages", "/v1/messages", {}, 1)
         ctx = AttemptContext(1, 0, request, self.host, datetime.now(timezone.utc))
-        return any(isinstance(s, Upload) for s in leading(shape(FakeApi(text=self.api.text), self.scenarios, request, ctx)))
+        return any(isinstance(s, Upload) for s in leading(shape(self.api.placeholder(), self.scenarios, request, ctx)))
+
+    def respond(self, *replies: object) -> None:
+        """Script what the API answers (as :meth:`SimulatedNetwork.respond`)."""
+        self.api.script(*replies)
 
     def settle(self, timeout: float = 2.0) -> bool:
         """Wait up to ``timeout`` real seconds until every attempt is finished; returns
@@ -347,7 +358,7 @@ class FaultServer:
         body upload must take (a slow uplink), 0 for none."""
         path = incoming.target.split("?", 1)[0]
         url = f"http://{incoming.headers.get('host', self.host)}{incoming.target}"
-        if not is_messages_call(incoming.method, path):
+        if route(incoming.method, path) is None:
             return 0.0
         retry = incoming.headers.get("x-stainless-retry-count", "")
         read = incoming.headers.get("x-stainless-read-timeout") or incoming.headers.get("x-stainless-timeout")
@@ -375,7 +386,7 @@ class FaultServer:
         incoming.attempt = attempt
         size = int(incoming.headers.get("content-length") or 0)
         provisional = ApiRequest(incoming.method, url, path, {}, size)
-        steps = leading(shape(FakeApi(text=self.api.text), self.scenarios, provisional, self._context(attempt, provisional, 0, incoming)))
+        steps = leading(shape(self.api.placeholder(), self.scenarios, provisional, self._context(attempt, provisional, 0, incoming)))
         upload = sum(s.seconds for s in steps if isinstance(s, Upload))
         if upload:
             attempt.event(attempt.start, f"reading the request body over {upload:g} s (slow uplink)")
@@ -399,11 +410,22 @@ class FaultServer:
             scratch = Attempt(0, incoming.method, incoming.target, False, None, Timeouts(None, None, None, None), 0.0)
             page: list[Step] = [Head(404, error_headers("req_unhandled", body)), Data(body, "error body")]
             return conn.play(page, scratch, lambda: self.elapsed, datetime.now(timezone.utc))
-        request = ApiRequest.parse(incoming.method, attempt.url, path, incoming.body)
         with self._lock:
+            previous = None
+            if self._previous is not None:
+                body, before = self._previous
+                previous = (body, before.phase != "done" or (before.status or 0) >= 400)
+            self._previous = (incoming.body, attempt)
+            request = ApiRequest.parse(incoming.method, attempt.url, path, incoming.body, incoming.headers, previous=previous)
             attempt.stream = request.stream
             if request.stream:
                 self._streams += 1
             ctx = self._context(attempt, request, self._streams if request.stream else 0, incoming)
-            steps = shape(self.api, self.scenarios, request, ctx)
+            shaped = shape(self.api, self.scenarios, request, ctx)
+            try:  # the healthy API's answer is made when the first step is read
+                steps: Iterator[Step] = itertools.chain([next(shaped)], shaped)
+            except SimulationError as exc:  # a script that cannot answer: say so, in a 500
+                self.errors.append(str(exc))
+                body = error_body("api_error", str(exc))
+                steps = iter([Head(500, error_headers(f"req_script_{attempt.number}", body), "(script error)"), Data(body, "error body")])
         return conn.play(steps, attempt, lambda: self.elapsed, ctx.at)
