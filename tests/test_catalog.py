@@ -60,8 +60,8 @@ CASES: list[tuple[pct.Scenario, bool, Any, int, tuple[float, float]]] = [
     (pct.MalformedStream(kind="bad_chunk"), True, STACK.RemoteProtocolError, 1, (0, 0)),
     (pct.MalformedStream(kind="bad_json"), True, json.JSONDecodeError, 1, (0, 0)),
     (pct.MalformedStream(kind="bad_json"), False, json.JSONDecodeError, 1, (0, 0)),
-    (pct.SlowDownload(), False, OK, 1, (7.9, 8.1)),
-    (pct.SlowDownload(), True, OK, 1, (53.6, 53.7)),
+    (pct.SlowDownload(), False, OK, 1, (8.2, 8.4)),  # the body's bytes at 50 B/s (417 B)
+    (pct.SlowDownload(), True, OK, 1, (54.3, 54.6)),  # the stream's (2,723 B)
     (pct.ClientError(400), False, anthropic.BadRequestError, 1, (0, 0)),
     (pct.ClientError(401), True, anthropic.AuthenticationError, 1, (0, 0)),
     (pct.ClientError(403), False, anthropic.PermissionDeniedError, 1, (0, 0)),
