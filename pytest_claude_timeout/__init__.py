@@ -42,6 +42,7 @@ _EXPORTS = {
     "FakeApi": "api.fake",
     "Attempt": "network.timeline",
     "Timeouts": "network.timeline",
+    "EgressRefused": "errors",
     "SimulationError": "errors",
     "UnhandledRequest": "errors",
     "HorizonExceeded": "errors",
@@ -51,7 +52,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .api.fake import FakeApi
-    from .errors import HorizonExceeded, SimulationError, UnhandledRequest
+    from .errors import EgressRefused, HorizonExceeded, SimulationError, UnhandledRequest
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork
     from .network.timeline import Attempt, Timeouts

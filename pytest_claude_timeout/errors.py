@@ -30,3 +30,12 @@ class HorizonExceeded(SimulationError):
         super().__init__(message)
         self.waited = waited
         self.forever = forever
+
+
+class EgressRefused(SimulationError):
+    """Something tried to reach beyond the machine (a connection or a DNS lookup) while a
+    simulated network was active; nothing was sent. ``destination`` names it."""
+
+    def __init__(self, message: str, *, destination: str) -> None:
+        super().__init__(message)
+        self.destination = destination

@@ -19,7 +19,7 @@ import collections
 import contextlib
 import http
 import random
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +27,7 @@ from ..api.fake import ApiRequest, FakeApi, is_messages_call
 from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
 from ..exchange import Head, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
+from ..transports import guard
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
 from .timeline import Attempt, Timeouts, render
@@ -47,6 +48,7 @@ class SimulatedNetwork:
         horizon: float = DEFAULT_HORIZON,
         start: datetime | None = None,
         seed: int | str | None = None,
+        allow: Iterable[str] = (),
     ) -> None:
         self.seed = seed
         """When set, ``random`` is seeded with it while the network is active (the SDK's
@@ -59,11 +61,16 @@ class SimulatedNetwork:
         """Every request that reached the network, in order."""
         self.unhandled: list[str] = []
         """Requests nobody serves (``METHOD URL``); each also raised :class:`UnhandledRequest`."""
+        self.allowed_hosts: set[tuple[str, int | None]] = set()
+        """Hosts the egress guard lets through besides loopback (see :meth:`allow`)."""
+        self.refused: list[str] = []
+        """What the egress guard stopped while this network was active (``destination (via)``)."""
         self.active = False
         self._streams = 0
         self._pools = _Pools()
         for scenario in scenarios:
             self.add(scenario)
+        self.allow(*allow)
 
     # -- configuration -------------------------------------------------------------------
     def add(self, scenario: Scenario | str) -> Scenario:
@@ -73,6 +80,20 @@ class SimulatedNetwork:
         obj = scenario if isinstance(scenario, Scenario) else scenario_from_spec(scenario)
         self.scenarios.append(obj)
         return obj
+
+    def allow(self, *hosts: str) -> None:
+        """Let connections to ``hosts`` through the egress guard: ``"db.internal:5432"``
+        (that port), ``"db.internal"`` (any port), ``"[2001:db8::1]:443"``. Loopback is
+        always open; every other destination fails with ``EgressRefused``."""
+        for spec in hosts:
+            try:
+                self.allowed_hosts.add(guard.parse_host(spec))
+            except ValueError as exc:
+                raise SimulationError(f"allow({spec!r}): {exc}") from None
+
+    def refuse(self, destination: str, via: str) -> None:
+        """Called by the egress guard: ``destination`` was stopped."""
+        self.refused.append(f"{destination} ({via})")
 
     @property
     def horizon(self) -> float:
@@ -101,12 +122,14 @@ class SimulatedNetwork:
         except BaseException:
             self.clock.uninstall()
             raise
+        guard.attach(self)
         self.active = True
         return self
 
     def stop(self) -> None:
         if self.active:
             self.active = False
+            guard.detach(self)
             transport.detach(self)
             self.clock.uninstall()
             if self._random_state is not None:
@@ -133,7 +156,8 @@ class SimulatedNetwork:
     def timeline(self) -> str:
         """The attempts as text a person reads (virtual seconds since the start)."""
         described = ", ".join(s.describe() for s in self.scenarios) or "healthy network"
-        return render(self.attempts, [f"scenario: {described}"])
+        refused = [f"refused by the egress guard: {r}" for r in self.refused]
+        return render(self.attempts, [f"scenario: {described}", *refused])
 
     # -- serving (called by the transport) ------------------------------------------------
     def _begin(self, request: httpx.Request, core: str, *, sync: bool) -> tuple[Attempt, Iterator[Yielded]]:

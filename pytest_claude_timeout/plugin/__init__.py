@@ -45,6 +45,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="86400",
     )
     parser.addini(
+        "claude_timeout_allow_hosts",
+        "hosts (host or host:port) the egress guard lets through while a simulated network is active "
+        "(loopback is always open)",
+        type="linelist", default=[],
+    )
+    parser.addini(
         "claude_timeout_clients", "client factories (module:function) to audit under every standard scenario",
         type="linelist", default=[],
     )

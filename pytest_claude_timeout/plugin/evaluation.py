@@ -84,6 +84,7 @@ def evaluate(
             "raised_at": raised_at(exc) if exc is not None else None,
             "diagnosis": verdict.diagnosis,
             "attempts": [a.as_dict() for a in network.attempts],
+            "refused": list(network.refused),
             "sdk": stack_info(),
         }
     )
