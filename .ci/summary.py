@@ -16,6 +16,8 @@ import sys
 SUMMARY = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+|no tests ran) in [\d.]+s\b")
 COUNT = re.compile(r"(\d+) ([a-z]+)")
 NO_TESTS = 5  # pytest's exit code when it collected no test
+STATIC_CHECKS = {"lint"}
+"""Environments that run checkers (ruff, mypy), not pytest: they pass when every command does."""
 
 
 def pytest_counts(output: str) -> dict[str, int] | None:
@@ -74,7 +76,10 @@ def main(path: str, tox_rc: int, expected: list[str]) -> int:
             if counts is not None:
                 for word in total:
                     total[word] += counts.get(word, 0)
-        if not ran_pytest:
+        if name in STATIC_CHECKS and env.get("test"):
+            ok = all(c.get("retcode") == 0 for c in env["test"])
+            print(f"ci: {name:14} {'clean' if ok else 'FAILED'}")
+        elif not ran_pytest:
             problems.append(f"{name}: ran no pytest command" if env.get("test") else f"{name}: did not run")
     for problem in problems:
         print(f"ci: FAILED: {problem}")

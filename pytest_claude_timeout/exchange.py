@@ -16,7 +16,6 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Union
 
 from .api.wire import Headers
 from .network.timeline import Attempt, Timeouts
@@ -86,8 +85,8 @@ class Hangup:
     note: str
 
 
-Step = Union[Connect, Upload, Idle, Head, Data, Hangup]
-Yielded = Union[float, Head, bytes]
+Step = Connect | Upload | Idle | Head | Data | Hangup
+Yielded = float | Head | bytes
 
 INCOMPLETE_CHUNKED = (
     "peer closed connection without sending complete message body (incomplete chunked read)"
@@ -158,7 +157,7 @@ def play(
             attempt.delivered.append(step.label)
             attempt.event(now(), step.label)
             yield step.payload
-        else:
+        elif isinstance(step, Hangup):
             _hang_up(step, attempt, core, now, phase)
     if phase != "body":
         raise ValueError("a scenario ended the exchange without response headers")

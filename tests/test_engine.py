@@ -212,7 +212,7 @@ FAKE_REAL_KEY = "sk-ant-api03-" + "Z" * 86 + "-AAAAAAAA"
 def test_models_list_is_unhandled(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_REAL_KEY)
     with pct.SimulatedNetwork() as net:
-        with pytest.raises(pct.UnhandledRequest, match="https://api.anthropic.com/v1/models"):
+        with pytest.raises(pct.UnhandledRequest, match=r"https://api\.anthropic\.com/v1/models"):
             if mode == "sync":
                 anthropic.Anthropic().models.list()
             else:
@@ -235,7 +235,7 @@ def test_raw_request_is_unhandled(mode: str, stack_name: str) -> None:
     stack = importlib.import_module(stack_name)
     url = "https://example.com/"
     with pct.SimulatedNetwork() as net:
-        with pytest.raises(pct.UnhandledRequest, match="GET https://example.com"):
+        with pytest.raises(pct.UnhandledRequest, match=r"GET https://example\.com"):
             if mode == "sync":
                 with stack.Client() as client:
                     client.get(url)

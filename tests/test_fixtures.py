@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from pytester_helpers import INI, inner, run, sync_and_async  # noqa: F401 (inner: a fixture)
 
-
 # What each fixture does to the real SDK, checked inside the inner test.
 FIXTURE_BODIES = {
     "slow_prefill": """

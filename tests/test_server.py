@@ -153,7 +153,7 @@ def test_serve_prints_its_url_and_stops_on_sigint() -> None:
             client.messages.create(**MSG)
         assert info.value.status_code == 504
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
         proc.wait()

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, SupportsIndex
 
 from ..errors import HorizonExceeded, SimulationError
 
@@ -132,9 +132,9 @@ class VirtualClock:
 
         real_sleep = time.sleep
 
-        def sleep(seconds: float) -> None:
+        def sleep(seconds: float | SupportsIndex) -> None:
             if threading.get_ident() == self._owner:
-                self.sleep(seconds)
+                self.sleep(float(seconds))
             else:  # other threads (xdist channels, user threads) keep real time
                 real_sleep(seconds)
 
@@ -152,7 +152,7 @@ class VirtualClock:
             else:
                 await real_anyio_sleep(delay)
 
-        anyio.sleep = anyio_sleep  # type: ignore[assignment]
+        anyio.sleep = anyio_sleep
         self._undo.append(lambda: setattr(anyio, "sleep", real_anyio_sleep))
 
     def uninstall(self) -> None:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from ..scenarios import Scenario
 from .fixtures import *  # noqa: F403  (the fixtures, registered by pytest from this module)
 from .fixtures import NETWORK_FIXTURES
 from .marker import MARKER, SCENARIO_FIXTURE, MarkerError, parse_marker
+
+if TYPE_CHECKING:
+    from ..network.simulated import SimulatedNetwork
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,20 +130,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not inspect.iscoroutinefunction(getattr(item, "function", None)):
             continue
-        if NETWORK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            if item.get_closest_marker("looptime") is None:
-                item.add_marker(pytest.mark.looptime)
+        if NETWORK_FIXTURES.intersection(getattr(item, "fixturenames", ())) and item.get_closest_marker("looptime") is None:
+            item.add_marker(pytest.mark.looptime)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
     # A marker item: run the body, catch what it raises, and judge it against the marker.
     scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
-    if scenario is None:
+    if not isinstance(scenario, Scenario):
         return (yield)
     from .evaluation import conclude, evaluate, pass_through
 
-    network = pyfuncitem.funcargs["claude_network"]
+    network = cast("SimulatedNetwork", pyfuncitem.funcargs["claude_network"])
     started = network.elapsed
     exc: BaseException | None = None
     try:

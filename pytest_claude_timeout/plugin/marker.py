@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,7 @@ def _plain(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def parse_marker(args: Sequence[Any], kwargs: dict[str, Any]) -> MarkerSpec:
+def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> MarkerSpec:
     """Turn the marker's arguments into a spec, or raise :class:`MarkerError`."""
     unknown = sorted(set(kwargs) - {"budget", "expect"})
     if unknown:

@@ -48,7 +48,7 @@ class SessionReport:
             return
         for name, value in report.user_properties:
             if name == RECORD_PROPERTY:
-                record = json.loads(value)
+                record = json.loads(str(value))
                 record["outcome"] = _outcome(report)
                 self.records[record["nodeid"]] = record
 

@@ -7,6 +7,7 @@ attempts (their timeouts, phases, errors and timing).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,7 +139,7 @@ def is_raw_stack_error_type(t: type) -> bool:
 
 def _gaps(attempts: Sequence[Attempt]) -> float:
     return sum(
-        b.start - a.end for a, b in zip(attempts, attempts[1:]) if a.end is not None and b.start >= a.end
+        b.start - a.end for a, b in itertools.pairwise(attempts) if a.end is not None and b.start >= a.end
     )
 
 
@@ -207,7 +208,7 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
                 f"response (the API's pings keep the connection busy) or keep the call under {cut:g} s."
             )
 
-    for before, after in zip(attempts, attempts[1:]):
+    for before, after in itertools.pairwise(attempts):
         if before.status in (429, 529) and before.end is not None:
             lines.append(
                 f"attempt {before.number} got {before.status} at {before.end:.3f} s; the client waited "

@@ -112,7 +112,9 @@ class ServerDisconnect(ConnectTimeout):
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
-        return [Hangup("RemoteProtocolError", "Server disconnected without sending a response.", "server closed the connection before any byte")]
+        return [
+            Hangup("RemoteProtocolError", "Server disconnected without sending a response.", "server closed the connection before any byte")
+        ]
 
 
 @dataclass
@@ -161,7 +163,8 @@ class ForceFailure(Scenario):
         at = head_index(steps)
         if at is None or self.rtt == 0:
             return steps
-        return [Connect(2 * self.rtt, "TCP and TLS handshakes (2 round trips)"), *steps[:at], Idle(self.rtt, "first byte (1 round trip)"), *steps[at:]]
+        handshakes = Connect(2 * self.rtt, "TCP and TLS handshakes (2 round trips)")
+        return [handshakes, *steps[:at], Idle(self.rtt, "first byte (1 round trip)"), *steps[at:]]
 
 
 @dataclass

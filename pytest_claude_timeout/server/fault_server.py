@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 from ..api.fake import ApiRequest, FakeApi, is_messages_call
 from ..api.wire import error_headers, not_found_body
 from ..errors import SimulationError
-from ..exchange import Data, Head, Upload
+from ..exchange import Data, Head, Step, Upload
 from ..network.timeline import Attempt, Timeouts, render
 from ..scenarios import (
     AttemptContext,
@@ -376,7 +376,7 @@ class FaultServer:
             self.unhandled.append(f"{incoming.method} {incoming.target}")
             body = not_found_body(incoming.method, path)
             scratch = Attempt(0, incoming.method, incoming.target, False, None, Timeouts(None, None, None, None), 0.0)
-            steps = [Head(404, error_headers("req_unhandled", body)), Data(body, "error body")]
+            steps: list[Step] = [Head(404, error_headers("req_unhandled", body)), Data(body, "error body")]
             return conn.play(steps, scratch, lambda: self.elapsed, datetime.now(timezone.utc))
         request = ApiRequest.parse(incoming.method, attempt.url, path, incoming.body)
         with self._lock:

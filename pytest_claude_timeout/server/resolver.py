@@ -171,7 +171,7 @@ class Resolver:
         while not self._stopping.is_set():
             try:
                 packet, client = self._sock.recvfrom(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

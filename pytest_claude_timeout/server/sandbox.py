@@ -68,7 +68,7 @@ def unavailable() -> str | None:
         return "needs unshare and mount (util-linux)"
     probe = command(["true"], "127.0.0.1")
     try:
-        done = subprocess.run(probe[: probe.index(sys.executable)] + ["true"], capture_output=True, timeout=30)
+        done = subprocess.run([*probe[:probe.index(sys.executable)], "true"], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unshare failed: {exc}"
     if done.returncode != 0:

@@ -33,7 +33,7 @@ _active: list[Handler] = []
 def _mocker_for(core: str) -> type[HTTPCoreMocker]:
     class StackMocker(HTTPCoreMocker):
         name = f"pytest-claude-timeout:{core}"
-        targets = [
+        targets = [  # noqa: RUF012 (respx reads this class attribute; never mutated)
             f"{core}._sync.connection.HTTPConnection",
             f"{core}._sync.connection_pool.ConnectionPool",
             f"{core}._sync.http_proxy.HTTPProxy",

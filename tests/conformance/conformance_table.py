@@ -99,7 +99,6 @@ def conformance_table(request: pytest.FixtureRequest) -> Iterator[list[Row]]:
     if not ROWS:
         return
     import anthropic
-
     from test_conformance import BOUND, TOLERANCE_MS, TOLERANCE_REL  # type: ignore[import-not-found]
 
     root = Path(request.config.rootpath)

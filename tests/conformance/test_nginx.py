@@ -39,7 +39,8 @@ from pytest_claude_timeout.scenarios import SERVER
 from pytest_claude_timeout.server.fault_server import FaultServer
 
 try:
-    from . import nginx as ngx, required  # tests/conformance as a package
+    from . import nginx as ngx  # tests/conformance as a package
+    from . import required
 except ImportError:  # rootdir-relative imports (no __init__.py)
     import nginx as ngx  # type: ignore[no-redef]
     import required  # type: ignore[no-redef]
@@ -102,7 +103,7 @@ def _sync_call(client: anthropic.Anthropic, stream: bool, outcome: Outcome) -> N
             client.messages.create(**MSG)
             outcome.events.append("message")
         outcome.result = "ok"
-    except Exception as exc:  # noqa: BLE001: whatever escapes is the observation
+    except Exception as exc:  # noqa: BLE001 (whatever escapes is the observation)
         _failed(outcome, exc)
 
 
@@ -115,7 +116,7 @@ async def _async_call(client: anthropic.AsyncAnthropic, stream: bool, outcome: O
             await client.messages.create(**MSG)
             outcome.events.append("message")
         outcome.result = "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _failed(outcome, exc)
 
 
