@@ -149,7 +149,7 @@ def test_a_raw_socket_to_a_public_address_is_refused(claude_network: Any) -> Non
         assert info.value.destination == "a connection to 192.0.2.1:443"
     with socket.socket(socket.AF_INET6) as sock, pytest.raises(pct.EgressRefused, match=r"\[2001:db8::1\]:443"):
         sock.connect(("2001:db8::1", 443))
-    with socket.socket(type=socket.SOCK_DGRAM) as sock, pytest.raises(pct.EgressRefused, match="192.0.2.1:53"):
+    with socket.socket(type=socket.SOCK_DGRAM) as sock, pytest.raises(pct.EgressRefused, match=r"192\.0\.2\.1:53"):
         sock.sendto(b"\0" * 12, ("192.0.2.1", 53))  # a DNS query by hand
     assert len(claude_network.refused) == 4
     assert "192.0.2.1:443" in claude_network.timeline()
@@ -173,7 +173,7 @@ def test_an_async_lookup_fails_at_once(claude_network: Any) -> None:
     async def connect() -> None:
         await asyncio.open_connection("nothing.invalid", 443)
 
-    with pytest.raises(pct.EgressRefused, match="nothing.invalid"):
+    with pytest.raises(pct.EgressRefused, match=r"nothing\.invalid"):
         claude_network.run(connect())
     assert claude_network.refused == ["a DNS lookup of nothing.invalid (port 443) (loop.getaddrinfo)"]
 

@@ -47,7 +47,8 @@ def claude_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]
 
     Every request of the Anthropic SDK (httpx, httpx2 or aiohttp) reaches a fake API in
     virtual time; nothing leaves the machine: any other connection or DNS lookup beyond
-    loopback fails with ``EgressRefused`` (``claude_network.allow("host:port")`` opens one). ``claude_network.attempts`` lists what happened,
+    loopback fails with ``EgressRefused`` (``claude_network.allow("host:port")`` opens one).
+    ``claude_network.attempts`` lists what happened,
     ``claude_network.timeline()`` renders it, ``claude_network.add(...)`` composes scenarios.
     """
     from ..network.simulated import SimulatedNetwork

@@ -158,83 +158,89 @@ def _remember(host: Any, port: Any, infos: Iterable[Any]) -> None:
             _resolved.add((str(addr[0]).lower(), _port(port)))
 
 
-def _install() -> None:
-    sock = socket.socket
-    originals = {
-        "connect": sock.connect,
-        "connect_ex": sock.connect_ex,
-        "sendto": sock.sendto,
-        "sendmsg": sock.sendmsg,
-    }
+def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+    """Replace ``owner.name`` with ``make(original)`` until :func:`detach`."""
+    original = getattr(owner, name)
+    setattr(owner, name, make(original))
+    _undo.append(lambda: setattr(owner, name, original))
 
-    def connect(self: socket.socket, address: Any) -> Any:
-        check_address(self.family, address, "socket.connect")
-        return originals["connect"](self, address)
 
-    def connect_ex(self: socket.socket, address: Any) -> Any:
-        check_address(self.family, address, "socket.connect_ex")
-        return originals["connect_ex"](self, address)
+def _checked_connect(via: str) -> Callable[[Any], Any]:
+    def make(original: Any) -> Any:
+        def connect(self: socket.socket, address: Any) -> Any:
+            check_address(self.family, address, via)
+            return original(self, address)
 
+        return connect
+
+    return make
+
+
+def _sendto(original: Any) -> Any:
     def sendto(self: socket.socket, data: Any, *args: Any) -> Any:
         if args:
             check_address(self.family, args[-1], "socket.sendto")
-        return originals["sendto"](self, data, *args)
+        return original(self, data, *args)
 
+    return sendto
+
+
+def _sendmsg(original: Any) -> Any:
     def sendmsg(self: socket.socket, buffers: Any, *args: Any) -> Any:
         if len(args) >= 3 and args[2] is not None:
             check_address(self.family, args[2], "socket.sendmsg")
-        return originals["sendmsg"](self, buffers, *args)
+        return original(self, buffers, *args)
 
-    for name, function in (("connect", connect), ("connect_ex", connect_ex), ("sendto", sendto), ("sendmsg", sendmsg)):
-        setattr(sock, name, function)
-    _undo.append(lambda: [setattr(sock, name, fn) for name, fn in originals.items()])  # type: ignore[func-returns-value]
+    return sendmsg
 
-    real = {name: getattr(socket, name) for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo")}
 
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        check_lookup(host, port)
-        infos = real["getaddrinfo"](host, port, *args, **kwargs)
-        _remember(host, port, infos)
-        return infos
+def _checked_lookup(via: str) -> Callable[[Any], Any]:
+    def make(original: Any) -> Any:
+        def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+            port = args[0] if args and via == "socket.getaddrinfo" else kwargs.get("port")
+            check_lookup(host, port, via)
+            result = original(host, *args, **kwargs)
+            if via == "socket.getaddrinfo":
+                _remember(host, port, result)
+            return result
 
-    def gethostbyname(host: Any) -> Any:
-        check_lookup(host, None, "socket.gethostbyname")
-        return real["gethostbyname"](host)
+        return lookup
 
-    def gethostbyname_ex(host: Any) -> Any:
-        check_lookup(host, None, "socket.gethostbyname_ex")
-        return real["gethostbyname_ex"](host)
+    return make
 
-    def gethostbyaddr(host: Any) -> Any:
-        if not is_loopback(_text(host)):
-            raise _refuse(f"a reverse DNS lookup of {_text(host)}", "socket.gethostbyaddr")
-        return real["gethostbyaddr"](host)
 
-    def getnameinfo(sockaddr: Any, flags: int) -> Any:
-        if not (flags & socket.NI_NUMERICHOST) and isinstance(sockaddr, tuple) and not is_loopback(_text(sockaddr[0])):
-            raise _refuse(f"a reverse DNS lookup of {_text(sockaddr[0])}", "socket.getnameinfo")
-        return real["getnameinfo"](sockaddr, flags)
+def _reverse(via: str) -> Callable[[Any], Any]:
+    def make(original: Any) -> Any:
+        def lookup(address: Any, *args: Any) -> Any:
+            host = _text(address[0] if isinstance(address, tuple) else address)
+            numeric = bool(args and isinstance(args[0], int) and args[0] & socket.NI_NUMERICHOST)
+            if not numeric and not is_loopback(host):
+                raise _refuse(f"a reverse DNS lookup of {host}", via)
+            return original(address, *args)
 
-    replacements = {
-        "getaddrinfo": getaddrinfo,
-        "gethostbyname": gethostbyname,
-        "gethostbyname_ex": gethostbyname_ex,
-        "gethostbyaddr": gethostbyaddr,
-        "getnameinfo": getnameinfo,
-    }
-    for name, function in replacements.items():
-        setattr(socket, name, function)
-    _undo.append(lambda: [setattr(socket, name, fn) for name, fn in real.items()])  # type: ignore[func-returns-value]
+        return lookup
 
-    loop_class = asyncio.base_events.BaseEventLoop
-    loop_getaddrinfo = loop_class.getaddrinfo
+    return make
 
-    async def loop_lookup(self: asyncio.AbstractEventLoop, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+
+def _loop_getaddrinfo(original: Any) -> Any:
+    async def getaddrinfo(self: asyncio.AbstractEventLoop, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         check_lookup(host, port, "loop.getaddrinfo")  # at once, not in the executor's thread
-        return await loop_getaddrinfo(self, host, port, *args, **kwargs)  # type: ignore[arg-type]
+        return await original(self, host, port, *args, **kwargs)
 
-    loop_class.getaddrinfo = loop_lookup  # type: ignore[method-assign,assignment]
-    _undo.append(lambda: setattr(loop_class, "getaddrinfo", loop_getaddrinfo))
+    return getaddrinfo
+
+
+def _install() -> None:
+    _patch(socket.socket, "connect", _checked_connect("socket.connect"))
+    _patch(socket.socket, "connect_ex", _checked_connect("socket.connect_ex"))
+    _patch(socket.socket, "sendto", _sendto)
+    _patch(socket.socket, "sendmsg", _sendmsg)
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+        _patch(socket, name, _checked_lookup(f"socket.{name}"))
+    _patch(socket, "gethostbyaddr", _reverse("socket.gethostbyaddr"))
+    _patch(socket, "getnameinfo", _reverse("socket.getnameinfo"))
+    _patch(asyncio.base_events.BaseEventLoop, "getaddrinfo", _loop_getaddrinfo)
 
 
 def attach(owner: Owner) -> None:
