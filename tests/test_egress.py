@@ -127,6 +127,32 @@ def test_an_async_custom_client(claude_network: Any, clean_env: Any, sentinels: 
     _assert_served_not_sent(claude_network, sentinels, f"127.0.0.1:{sentinels[0].port}")
 
 
+def test_the_sdks_aiohttp_client(claude_network: Any, clean_env: Any, sentinels: list[Sentinel]) -> None:
+    clean_env.setenv("HTTPS_PROXY", sentinels[1].url)
+
+    async def call() -> Any:
+        async with anthropic.AsyncAnthropic(http_client=anthropic.DefaultAioHttpClient(), base_url=sentinels[0].url) as client:
+            return await client.messages.create(**MSG)
+
+    assert claude_network.run(call()).content
+    _assert_served_not_sent(claude_network, sentinels, f"127.0.0.1:{sentinels[0].port}")
+
+
+def test_plain_aiohttp(claude_network: Any, clean_env: Any, sentinels: list[Sentinel]) -> None:
+    import aiohttp
+
+    clean_env.setenv("HTTP_PROXY", sentinels[1].url)
+
+    async def call() -> Any:
+        async with aiohttp.ClientSession(trust_env=True) as session:
+            async with session.post(f"{sentinels[0].url}/v1/messages", json=MSG, headers={"x-api-key": REAL_LOOKING_KEY}) as response:
+                return response.status, await response.json()
+
+    status, body = claude_network.run(call())
+    assert status == 200 and body["content"]
+    _assert_served_not_sent(claude_network, sentinels, f"127.0.0.1:{sentinels[0].port}")
+
+
 # -- everything else: refused by the guard, naming the destination ----------------------------
 
 

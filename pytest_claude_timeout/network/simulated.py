@@ -19,15 +19,16 @@ import collections
 import contextlib
 import http
 import random
+import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..api.fake import ApiRequest, FakeApi, is_messages_call
 from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
-from ..exchange import Head, Yielded, play
+from ..exchange import Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
-from ..transports import guard
+from ..transports import aiohttp_mock, guard
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
 from .timeline import Attempt, Timeouts, render
@@ -122,6 +123,7 @@ class SimulatedNetwork:
         except BaseException:
             self.clock.uninstall()
             raise
+        aiohttp_mock.attach(self)
         guard.attach(self)
         self.active = True
         return self
@@ -130,6 +132,7 @@ class SimulatedNetwork:
         if self.active:
             self.active = False
             guard.detach(self)
+            aiohttp_mock.detach(self)
             transport.detach(self)
             self.clock.uninstall()
             if self._random_state is not None:
@@ -161,7 +164,23 @@ class SimulatedNetwork:
 
     # -- serving (called by the transport) ------------------------------------------------
     def _begin(self, request: httpx.Request, core: str, *, sync: bool) -> tuple[Attempt, Iterator[Yielded]]:
-        method, url, path = request.method, str(request.url), request.url.path
+        attempt, steps = self.begin(
+            request.method,
+            str(request.url),
+            request.content,
+            request.headers.get("x-stainless-retry-count"),
+            Timeouts.from_extensions(request.extensions),
+        )
+        core_module = transport.core_module(core)
+        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
+
+    def begin(self, method: str, url: str, content: bytes, retry: str | None, timeouts: Timeouts) -> tuple[Attempt, list[Step]]:
+        """Record a new attempt and shape its exchange: the steps the far side plays.
+
+        Called by every transport (httpcore's pools, aiohttp's connector) with the request
+        as it would go on the wire; raises ``UnhandledRequest`` for what is not served."""
+        parts = urllib.parse.urlsplit(url)
+        path, host = parts.path, parts.hostname or ""
         now = self.clock.now()
         if not is_messages_call(method, path):
             self.unhandled.append(f"{method} {url}")
@@ -179,17 +198,16 @@ class SimulatedNetwork:
             )
         for scenario in self.scenarios:
             scenario.lock()
-        api_request = ApiRequest.parse(method, url, path, request.content)
+        api_request = ApiRequest.parse(method, url, path, content)
         if api_request.stream:
             self._streams += 1
-        retry = request.headers.get("x-stainless-retry-count")
         attempt = Attempt(
             number=len(self.attempts) + 1,
             method=method,
             url=url,
             stream=api_request.stream,
             retry_count=int(retry) if retry and retry.isdigit() else None,
-            timeouts=Timeouts.from_extensions(request.extensions),
+            timeouts=timeouts,
             start=now,
         )
         self.attempts.append(attempt)
@@ -198,12 +216,10 @@ class SimulatedNetwork:
             attempt.number,
             self._streams if api_request.stream else 0,
             api_request,
-            request.url.host,
+            host,
             self.clock.datetime(),
         )
-        steps = shape(self.api, self.scenarios, api_request, ctx)
-        core_module = transport.core_module(core)
-        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
+        return attempt, shape(self.api, self.scenarios, api_request, ctx)
 
     @contextlib.contextmanager
     def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ..errors import EgressRefused
+from .patching import Patches
 
 
 class Owner(Protocol):
@@ -43,7 +44,7 @@ class Owner(Protocol):
 
 
 _owners: list[Owner] = []
-_undo: list[Callable[[], None]] = []
+_patches = Patches()
 _resolved: set[tuple[str, int | None]] = set()
 """Addresses an opened name resolved to (opened with it)."""
 _lock = threading.Lock()
@@ -158,13 +159,6 @@ def _remember(host: Any, port: Any, infos: Iterable[Any]) -> None:
             _resolved.add((str(addr[0]).lower(), _port(port)))
 
 
-def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-    """Replace ``owner.name`` with ``make(original)`` until :func:`detach`."""
-    original = getattr(owner, name)
-    setattr(owner, name, make(original))
-    _undo.append(lambda: setattr(owner, name, original))
-
-
 def _checked_connect(via: str) -> Callable[[Any], Any]:
     def make(original: Any) -> Any:
         def connect(self: socket.socket, address: Any) -> Any:
@@ -232,15 +226,15 @@ def _loop_getaddrinfo(original: Any) -> Any:
 
 
 def _install() -> None:
-    _patch(socket.socket, "connect", _checked_connect("socket.connect"))
-    _patch(socket.socket, "connect_ex", _checked_connect("socket.connect_ex"))
-    _patch(socket.socket, "sendto", _sendto)
-    _patch(socket.socket, "sendmsg", _sendmsg)
+    _patches.replace(socket.socket, "connect", _checked_connect("socket.connect"))
+    _patches.replace(socket.socket, "connect_ex", _checked_connect("socket.connect_ex"))
+    _patches.replace(socket.socket, "sendto", _sendto)
+    _patches.replace(socket.socket, "sendmsg", _sendmsg)
     for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
-        _patch(socket, name, _checked_lookup(f"socket.{name}"))
-    _patch(socket, "gethostbyaddr", _reverse("socket.gethostbyaddr"))
-    _patch(socket, "getnameinfo", _reverse("socket.getnameinfo"))
-    _patch(asyncio.base_events.BaseEventLoop, "getaddrinfo", _loop_getaddrinfo)
+        _patches.replace(socket, name, _checked_lookup(f"socket.{name}"))
+    _patches.replace(socket, "gethostbyaddr", _reverse("socket.gethostbyaddr"))
+    _patches.replace(socket, "getnameinfo", _reverse("socket.getnameinfo"))
+    _patches.replace(asyncio.base_events.BaseEventLoop, "getaddrinfo", _loop_getaddrinfo)
 
 
 def attach(owner: Owner) -> None:
@@ -256,8 +250,7 @@ def detach(owner: Owner) -> None:
         if owner in _owners:
             _owners.remove(owner)
         if not _owners:
-            while _undo:
-                _undo.pop()()
+            _patches.undo()
             _resolved.clear()
 
 
