@@ -28,6 +28,7 @@ from ..api.fake import ApiRequest, FakeApi, is_messages_call
 from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
 from ..exchange import Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
+from ..scenarios.base import Responder
 from ..transports import aiohttp_mock, guard
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
@@ -163,22 +164,29 @@ class SimulatedNetwork:
         return render(self.attempts, [f"scenario: {described}", *refused])
 
     # -- serving (called by the transport) ------------------------------------------------
-    def _begin(self, request: httpx.Request, core: str, *, sync: bool) -> tuple[Attempt, Iterator[Yielded]]:
+    def _begin(
+        self, request: httpx.Request, core: str, *, sync: bool, answer: Responder | None = None
+    ) -> tuple[Attempt, Iterator[Yielded]]:
         attempt, steps = self.begin(
             request.method,
             str(request.url),
             request.content,
             request.headers.get("x-stainless-retry-count"),
             Timeouts.from_extensions(request.extensions),
+            answer,
         )
         core_module = transport.core_module(core)
         return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
 
-    def begin(self, method: str, url: str, content: bytes, retry: str | None, timeouts: Timeouts) -> tuple[Attempt, list[Step]]:
+    def begin(
+        self, method: str, url: str, content: bytes, retry: str | None, timeouts: Timeouts, answer: Responder | None = None
+    ) -> tuple[Attempt, list[Step]]:
         """Record a new attempt and shape its exchange: the steps the far side plays.
 
         Called by every transport (httpcore's pools, aiohttp's connector) with the request
-        as it would go on the wire; raises ``UnhandledRequest`` for what is not served."""
+        as it would go on the wire; raises ``UnhandledRequest`` for what is not served.
+        ``answer``: what the healthy API answers instead of the fake API (a test's own
+        mocked response), before the scenarios shape it."""
         parts = urllib.parse.urlsplit(url)
         path, host = parts.path, parts.hostname or ""
         now = self.clock.now()
@@ -219,7 +227,9 @@ class SimulatedNetwork:
             host,
             self.clock.datetime(),
         )
-        return attempt, shape(self.api, self.scenarios, api_request, ctx)
+        if answer is not None:
+            attempt.event(now, "answered by the test's own mock of the Messages API")
+        return attempt, shape(answer or self.api, self.scenarios, api_request, ctx)
 
     @contextlib.contextmanager
     def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:
@@ -239,8 +249,8 @@ class SimulatedNetwork:
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
-    def handle(self, request: httpx.Request, core: str) -> Any:
-        attempt, gen = self._begin(request, core, sync=True)
+    def handle(self, request: httpx.Request, core: str, answer: Responder | None = None) -> Any:
+        attempt, gen = self._begin(request, core, sync=True, answer=answer)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
@@ -249,9 +259,9 @@ class SimulatedNetwork:
                 self.clock.sleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
 
-    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
         require_virtual_loop(f"{request.method} {request.url}")
-        attempt, gen = self._begin(request, core, sync=False)
+        attempt, gen = self._begin(request, core, sync=False, answer=answer)
         await self._pools.acquire(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:

@@ -159,6 +159,23 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     return result
 
 
+TRANSPORT_MOCK_FIXTURES = ("httpx_mock", "httpx2_mock")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    # pytest-httpx / httpx2-pytest mock the HTTP transport, above the network: narrow their
+    # `should_mock` so that Messages API calls reach the network (the mock's own response
+    # for them becomes the healthy API's answer). respx-based mocks need nothing here.
+    value = yield
+    if fixturedef.argname in TRANSPORT_MOCK_FIXTURES:
+        from ..transports import user_mocks
+
+        if user_mocks.register_transport_mock(value):
+            fixturedef.addfinalizer(lambda: user_mocks.unregister_transport_mock(value))
+    return value
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
     # The ini audit's items hang off the session, beside the collected paths; a run that

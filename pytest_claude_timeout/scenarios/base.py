@@ -14,7 +14,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from ..api import wire
 from ..api.fake import ApiRequest, FakeApi
@@ -189,7 +189,13 @@ def _split_body(steps: list[Step]) -> list[Step]:
     return [*steps[: at - 1], Data(body.payload[:half], "message (first half)"), Data(body.payload[half:], "message (rest)"), *steps[at:]]
 
 
-def shape(api: FakeApi, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> list[Step]:
+class Responder(Protocol):
+    """What answers a request before the scenarios shape it (the fake API, a user's mock)."""
+
+    def respond(self, request: ApiRequest) -> list[Step]: ...
+
+
+def shape(api: Responder, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> list[Step]:
     """The far side of one attempt: the healthy API's steps, rewritten by each scenario by
     layer (server, then path, then the client's network). Client timeouts are not applied
     here: the simulated client side (``exchange.play``) or a real client does that."""
