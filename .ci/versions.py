@@ -23,7 +23,7 @@ stack = "httpx2" if major >= 1 else "httpx"
 print(
     f"versions: anthropic {sdk} on {stack} {v(stack)} (httpcore {v('httpcore')}, httpcore2 {v('httpcore2')}); "
     f"respx {v('respx')}, pytest {v('pytest')}, pytest-asyncio {v('pytest-asyncio')}, "
-    f"looptime {v('looptime')}, freezegun {v('freezegun')}; python {platform.python_version()}"
+    f"freezegun {v('freezegun')}; python {platform.python_version()}"
 )
 if importlib.util.find_spec(stack) is None:
     sys.exit(f"versions: anthropic {sdk} needs {stack}, which is not importable")

@@ -1,13 +1,15 @@
 """One virtual clock for everything a scenario touches.
 
-Simulated waits, the SDK's backoff sleeps (``time.sleep`` in the sync client, ``anyio.sleep``
-on the event loop in the async one), ``time.time()``, ``time.monotonic()``, ``datetime.now()``
-and the asyncio loop's own time all read the same virtual seconds:
+While the clock is installed, the whole process runs on one virtual time, as a
+discrete-event simulation (:mod:`.scheduler`): every participant (the thread that installed
+it, each thread code under test starts, each event loop they run) waits on the same clock,
+and the clock jumps to the next deadline only when every participant waits. So:
 
-* sync code advances the clock directly (``VirtualClock.sleep``, installed as ``time.sleep``);
-* async code runs on a `looptime <https://pypi.org/project/looptime/>`_ event loop, whose
-  fake time jumps to the next timer when every task waits; the clock follows that loop;
-* freezegun makes ``time.*`` and ``datetime`` report ``start + now()``.
+* simulated waits, ``time.sleep`` (the sync SDK's backoff) and ``anyio.sleep`` / asyncio
+  timers (the async SDK's) are waits on the clock, in any participant thread or loop;
+* freezegun makes ``time.time()``, ``time.monotonic()`` and ``datetime.now()`` report
+  ``start + now()``; attached event loops read ``now()`` directly;
+* threads that do not participate (pytest's, xdist's) keep real time.
 
 Nothing here sleeps in real time, and no wait may go past the *horizon*: a wait that would
 (``timeout=None`` against a stalled stream, a ``retry-after`` of days) raises
@@ -17,35 +19,45 @@ Nothing here sleeps in real time, and no wait may go past the *horizon*: a wait 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import math
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, SupportsIndex
 
 from ..errors import HorizonExceeded, SimulationError
+from . import loops, participants
+from .scheduler import Scheduler
 
 DEFAULT_HORIZON = 24 * 3600.0
 
 # Modules that must keep seeing real time while the clock is installed: pytest's own
-# durations, the benchmark plugin, looptime's real-time bookkeeping, xdist's channels.
+# durations, the benchmark plugin, xdist's channels.
 _REAL_TIME_MODULES = ("_pytest.timing", "pytest_benchmark", "looptime", "execnet", "xdist")
+
+_real_sleep = time.sleep
+_installed: VirtualClock | None = None
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     return asyncio._get_running_loop()
 
 
-def _is_virtual(loop: asyncio.AbstractEventLoop | None) -> bool:
-    return bool(getattr(loop, "looptime_on", False))
+def _virtual_sleep(seconds: float | SupportsIndex) -> None:
+    """``time.sleep`` while a clock is installed: a wait on the clock for participants,
+    real for every other thread, and real for good once the clock is gone (a module that
+    did ``from time import sleep`` during the simulation keeps this function)."""
+    clock = _installed
+    if clock is None or clock.scheduler.current() is None:
+        _real_sleep(seconds)
+    else:
+        clock.sleep(float(seconds), "time.sleep", strict=False)
 
 
 class VirtualClock:
-    """Virtual seconds since the clock started, shared by sync and async code.
-
-    ``now()`` is the sum of what sync sleeps added and how far the (looptime) event loop's
-    time moved while the clock watched it.
-    """
+    """Virtual seconds since the clock started, shared by every participant."""
 
     def __init__(self, *, horizon: float = DEFAULT_HORIZON, start: datetime | None = None) -> None:
         if not horizon > 0:
@@ -55,26 +67,22 @@ class VirtualClock:
         if start.tzinfo is None:
             start = start.replace(tzinfo=timezone.utc)
         self.start = start
-        self._offset = 0.0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_seen = 0.0
-        self._owner: int | None = None
+        self.scheduler = Scheduler()
         self._undo: list[Any] = []
+        self._modules_at_start: set[str] = set()
 
     # -- reading -------------------------------------------------------------------------
     def now(self) -> float:
         """Virtual seconds elapsed since the clock started."""
-        loop = _running_loop()
-        if loop is not None and _is_virtual(loop):
-            seen = loop.time()
-            if loop is self._loop:
-                self._offset += max(0.0, seen - self._loop_seen)
-            self._loop, self._loop_seen = loop, seen
-        return self._offset
+        return self.scheduler.now
 
     def datetime(self) -> datetime:
         """The virtual wall-clock moment (UTC)."""
-        return self.start + timedelta(seconds=self.now())
+        return self.start + timedelta(seconds=self.scheduler.now)
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._undo)
 
     # -- waiting -------------------------------------------------------------------------
     def _clip(self, seconds: float, what: str) -> tuple[float, HorizonExceeded | None]:
@@ -93,36 +101,71 @@ class VirtualClock:
         )
         return remaining, HorizonExceeded(message, waited=seconds, forever=forever)
 
-    def sleep(self, seconds: float, what: str = "time.sleep") -> None:
-        """Advance the clock by ``seconds`` at once (sync code)."""
+    def participate(self) -> None:
+        """Make the calling thread a participant if it is not one (a thread that existed
+        before the simulation and now makes requests): it waits for its turn."""
+        if self.installed and self.scheduler.current() is None:
+            self.scheduler.enter(threading.current_thread().name)
+
+    def sleep(self, seconds: float, what: str = "time.sleep", *, strict: bool = True) -> None:
+        """Wait ``seconds`` on the clock (sync code): the clock moves on once every other
+        participant waits too. Before :meth:`install`, just advances the clock.
+        ``strict``: raise :class:`SimulationError` if the simulation stops during the wait."""
         step, over = self._clip(float(seconds), what)
-        self._offset += step
+        sched = self.scheduler
+        if not self.installed:
+            sched.now += step
+        else:
+            self.participate()
+            act = sched.current()
+            assert act is not None
+            if not sched.sleep_until(act, sched.now + step) and strict:
+                raise SimulationError(
+                    f"{what}: the simulated network stopped while this thread was waiting on it "
+                    "(a thread or task of the code under test outlived the test)"
+                )
         if over is not None:
             raise over
 
     async def asleep(self, seconds: float, what: str = "asyncio.sleep") -> None:
-        """Wait ``seconds`` on the running virtual event loop (async code)."""
+        """Wait ``seconds`` on the running (attached) event loop (async code)."""
         require_virtual_loop(what)
         step, over = self._clip(float(seconds), what)
         await asyncio.sleep(step)
-        self.now()  # observe the loop's new time before anything else reads the clock
         if over is not None:
             raise over
 
     # -- installing ----------------------------------------------------------------------
     def install(self) -> None:
-        """Make ``time.*``, ``datetime`` and ``time.sleep`` (this thread) read this clock."""
+        """Make this the process's one virtual time (see the module doc)."""
         if self._undo:
             raise SimulationError("this VirtualClock is installed already")
+        if _installed is not None:
+            raise SimulationError(
+                "another simulated network is active: one virtual time serves the whole process, "
+                "so only one SimulatedNetwork can be active at a time"
+            )
+        try:
+            self._install()
+        except BaseException:
+            self.uninstall()
+            raise
+
+    def _install(self) -> None:
+        global _installed
+        _refuse_time_machine()
+        _prepare_pydantic()
         import freezegun
         import freezegun.api
         from freezegun.config import DEFAULT_IGNORE_LIST
 
-        self._owner = threading.get_ident()
+        self._modules_at_start = set(sys.modules)
+        sched = Scheduler()
+        sched.now = self.scheduler.now
+        self.scheduler = sched
         freezer = freezegun.freeze_time(
             self.start.replace(tzinfo=None),
             ignore=[*DEFAULT_IGNORE_LIST, *_REAL_TIME_MODULES],
-            real_asyncio=True,
         )
         freezer.start()
         # freezegun keeps a stack of "what time is it" factories; the top one answers every
@@ -130,34 +173,34 @@ class VirtualClock:
         freezegun.api.freeze_factories[-1] = _FreezegunFactory(self)  # type: ignore[call-overload]
         self._undo.append(freezer.stop)
 
-        real_sleep = time.sleep
+        sched.enter(threading.current_thread().name)  # the installing thread participates
+        participants.install(sched)
+        self._undo.append(lambda: participants.uninstall(sched))
+        loops.install(sched)
+        self._undo.append(lambda: loops.uninstall(sched))
+        self._undo.append(sched.stop)  # first of all: every waiting participant goes on
+        running = _running_loop()
+        if running is not None:  # installed from inside a running loop: it participates too
+            loops.attach(running, sched)
 
-        def sleep(seconds: float | SupportsIndex) -> None:
-            if threading.get_ident() == self._owner:
-                self.sleep(float(seconds))
-            else:  # other threads (xdist channels, user threads) keep real time
-                real_sleep(seconds)
-
-        time.sleep = sleep
-        self._undo.append(lambda: setattr(time, "sleep", real_sleep))
+        time.sleep = _virtual_sleep
+        self._undo.append(lambda: setattr(time, "sleep", _real_sleep))
 
         # The async SDK backs off with anyio.sleep: bound it by the horizon like time.sleep.
         import anyio
 
         real_anyio_sleep = anyio.sleep
-
-        async def anyio_sleep(delay: float) -> None:
-            if _is_virtual(_running_loop()):
-                await self.asleep(delay, "anyio.sleep")
-            else:
-                await real_anyio_sleep(delay)
-
-        anyio.sleep = anyio_sleep
+        if real_anyio_sleep is not _anyio_sleep:
+            _REAL_ANYIO_SLEEP[:] = [real_anyio_sleep]
+        anyio.sleep = _anyio_sleep
         self._undo.append(lambda: setattr(anyio, "sleep", real_anyio_sleep))
+        _installed = self
+        self._undo.append(_forget_installed)
 
     def uninstall(self) -> None:
         while self._undo:
             self._undo.pop()()
+        _rebind_fakes(set(sys.modules) - self._modules_at_start)
 
     def __enter__(self) -> VirtualClock:
         self.install()
@@ -165,6 +208,87 @@ class VirtualClock:
 
     def __exit__(self, *exc: object) -> None:
         self.uninstall()
+
+
+def _forget_installed() -> None:
+    global _installed
+    _installed = None
+
+
+async def _anyio_sleep(delay: float) -> None:
+    clock = _installed
+    loop = _running_loop()
+    if clock is not None and loop is not None and clock.scheduler.current() is not None:
+        await clock.asleep(delay, "anyio.sleep")
+    else:
+        await _REAL_ANYIO_SLEEP[0](delay)
+
+
+_REAL_ANYIO_SLEEP: list[Any] = []
+
+
+def _rebind_fakes(new_modules: set[str]) -> None:
+    """Modules imported during the simulation that bound the fake ``time.sleep`` or
+    ``anyio.sleep`` (``from time import sleep``) get the real ones back."""
+    fakes: dict[int, Any] = {id(_virtual_sleep): _real_sleep}
+    if _REAL_ANYIO_SLEEP:
+        fakes[id(_anyio_sleep)] = _REAL_ANYIO_SLEEP[0]
+    for name in new_modules:
+        module = sys.modules.get(name)
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for attr, value in list(namespace.items()):
+            real = fakes.get(id(value))
+            if real is not None:
+                namespace[attr] = real
+
+
+def _refuse_time_machine() -> None:
+    machine = sys.modules.get("time_machine")
+    if machine is not None and getattr(machine, "traveller_stack", None):
+        raise SimulationError(
+            "time-machine is travelling: the simulated network owns time while it is active, "
+            "and time-machine cannot share it. Stop the travel before the network starts, or "
+            "use freezegun.freeze_time inside the test (it works on top of the virtual clock)."
+        )
+    travel = getattr(machine, "travel", None)
+    if travel is not None and not getattr(travel.start, "_pct_guard", False):
+        real_start = travel.start
+
+        def start(self: Any) -> Any:
+            if _installed is not None:
+                raise SimulationError(
+                    "time-machine cannot travel while a simulated network is active: the network "
+                    "owns time (one virtual clock for the whole process). Use "
+                    "claude_network.elapsed for virtual time, or freezegun.freeze_time inside the "
+                    "test for a frozen wall clock of your own."
+                )
+            return real_start(self)
+
+        start._pct_guard = True  # type: ignore[attr-defined]
+        travel.start = start
+
+
+def _prepare_pydantic() -> None:
+    """pydantic models first defined during the simulation see freezegun's FakeDatetime and
+    FakeDate for ``datetime``/``date``: teach pydantic they are the real types. And load
+    pydantic's schema generator before the freeze, so its type tables hold the real ones."""
+    if importlib.util.find_spec("pydantic_core") is None:
+        return
+    import freezegun.api
+    from pydantic_core import core_schema
+
+    def datetime_schema(cls: type, source: Any, handler: Any) -> Any:
+        return core_schema.datetime_schema()
+
+    def date_schema(cls: type, source: Any, handler: Any) -> Any:
+        return core_schema.date_schema()
+
+    freezegun.api.FakeDatetime.__get_pydantic_core_schema__ = classmethod(datetime_schema)  # type: ignore[attr-defined]
+    freezegun.api.FakeDate.__get_pydantic_core_schema__ = classmethod(date_schema)  # type: ignore[attr-defined]
+    if importlib.util.find_spec("pydantic") is not None:
+        import pydantic._internal._generate_schema  # noqa: F401
 
 
 class _FreezegunFactory:
@@ -185,16 +309,36 @@ class _FreezegunFactory:
         raise SimulationError("the virtual clock only moves forward with the simulation")
 
 
+def _is_trio() -> bool:
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True
+
+
 def require_virtual_loop(what: str) -> asyncio.AbstractEventLoop:
-    """The running loop, which must have looptime's virtual time switched on."""
+    """The running event loop, attached to the installed clock (attaching it, and making its
+    thread a participant, if it is not yet)."""
     loop = _running_loop()
-    if not _is_virtual(loop):
+    if loop is None:
+        if _is_trio():
+            raise SimulationError(
+                f"{what}: the async client runs on trio; the simulated network gives virtual time "
+                "to asyncio event loops only. Run it on asyncio: anyio.run(..., backend='asyncio'), "
+                "or anyio_backend = 'asyncio' for pytest's anyio plugin."
+            )
+        raise SimulationError(f"{what}: no running asyncio event loop")
+    clock = _installed
+    if clock is None:
         raise SimulationError(
-            f"{what}: the async client runs on an event loop without virtual time, so the "
-            "simulated network would wait in real time. Under pytest, use the plugin's fixtures "
-            "or marker in a pytest-asyncio test (the plugin enables looptime for it), and do not "
-            "pass --no-looptime; outside pytest, run the coroutine on "
-            "looptime.new_event_loop() (or SimulatedNetwork.run(coro))."
+            f"{what}: the async client runs while no simulated network is active, so its waits "
+            "would take real time. Start a SimulatedNetwork (or use the plugin's fixtures or marker)."
         )
-    assert loop is not None
+    if not loops.attached(loop, clock.scheduler):
+        clock.participate()
+        loops.attach(loop, clock.scheduler)
     return loop

@@ -19,6 +19,7 @@ import collections
 import contextlib
 import http
 import random
+import threading
 import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
 from datetime import datetime
@@ -147,14 +148,9 @@ class SimulatedNetwork:
         self.stop()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` to completion on a fresh event loop with virtual (looptime) time."""
-        import looptime
-
-        loop = looptime.new_event_loop()
-        try:
-            return loop.run_until_complete(coro)
-        finally:
-            loop.close()
+        """Run ``coro`` to completion on a fresh event loop (``asyncio.run``): while the
+        network is active, every event loop runs on its virtual clock."""
+        return asyncio.run(coro)
 
     # -- reporting -----------------------------------------------------------------------
     def timeline(self) -> str:
@@ -241,6 +237,10 @@ class SimulatedNetwork:
             attempt.event(self.clock.now(), outcome)
             attempt.finish(self.clock.now(), outcome, phase=phase, error="HorizonExceeded")
             raise
+        except BaseException as exc:
+            if not attempt.finished:
+                _interrupted(attempt, self.clock.now(), exc, "body" if attempt.status is not None else "headers")
+            raise
         finally:
             if attempt.finished:
                 gen.close()  # type: ignore[attr-defined]
@@ -249,8 +249,10 @@ class SimulatedNetwork:
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
-    def handle(self, request: httpx.Request, core: str, answer: Responder | None = None) -> Any:
+    def handle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
+        self.clock.participate()
         attempt, gen = self._begin(request, core, sync=True, answer=answer)
+        self._pools.acquire_sync(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
@@ -320,62 +322,165 @@ def _response(core: str, head: Head, body: _Body) -> Any:
     )
 
 
+def _interrupted(attempt: Attempt, now: float, exc: BaseException, phase: str) -> None:
+    """The caller stopped the attempt (task cancelled, ``wait_for``, a cancel scope ...):
+    it ends here, at the virtual moment, and gives its connection back."""
+    name = type(exc).__name__
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        attempt.event(now, "cancelled by the caller")
+        attempt.finish(now, f"cancelled by the caller in {phase}", phase=phase, error="Cancelled", cancelled=True)
+    else:
+        attempt.event(now, f"interrupted: {name}")
+        attempt.finish(now, f"interrupted by {name} in {phase}", phase=phase, error=name)
+
+
+class _Waiter:
+    """One attempt waiting for a pooled connection (a future for async code, a flag and
+    the pools' condition for sync code)."""
+
+    __slots__ = ("future", "gone", "granted", "key")
+
+    def __init__(self, future: asyncio.Future[None] | None = None) -> None:
+        self.future = future
+        self.key = 0
+        self.granted = False
+        self.gone = False
 
 
 class _Pools:
-    """The connection limit of each async connection pool, as httpcore enforces it.
+    """The connection limit of each connection pool, as httpcore enforces it, sync
+    (across threads) and async.
 
     The mocked pools never open connections, so the network keeps the count: an attempt
-    holds a slot from its start until its response is finished or closed; one that finds
-    the pool full waits up to the pool timeout, then fails with ``PoolTimeout``.
+    holds a slot from its start until its response is finished, closed or cancelled; one
+    that finds the pool full waits (first come, first served) up to the pool timeout, then
+    fails with ``PoolTimeout``.
     """
 
     def __init__(self) -> None:
         self.busy: dict[int, int] = {}
-        self.waiters: dict[int, collections.deque[asyncio.Future[None]]] = {}
+        self.waiters: dict[int, collections.deque[_Waiter]] = {}
         self.held: dict[int, int] = {}  # attempt number -> pool id
+        self.cond = threading.Condition(threading.Lock())
 
-    async def acquire(self, pool: Any, attempt: Attempt, core: str, clock: Any) -> None:
+    def _enter(self, pool: Any, attempt: Attempt, waiter: _Waiter) -> tuple[int, int] | None:
+        """Take a slot at once (None), or queue ``waiter``: (pool id, limit). Lock held."""
         limit = getattr(pool, "_max_connections", None)
         if not isinstance(limit, int):
-            return
+            return None
         key = id(pool)
-        if self.busy.get(key, 0) < limit:
+        if self.busy.get(key, 0) < limit and not self.waiters.get(key):
             self.busy[key] = self.busy.get(key, 0) + 1
             self.held[attempt.number] = key
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return None
+        waiter.key = key
         self.waiters.setdefault(key, collections.deque()).append(waiter)
+        return key, limit
+
+    def _bound(self, attempt: Attempt, clock: VirtualClock, limit: int) -> float:
         started = clock.now()
         attempt.event(started, f"pool full ({limit} connections): waiting for a free connection")
         wait = attempt.timeouts.pool
-        bound = clock.horizon - started if wait is None else min(wait, clock.horizon - started)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), bound)
-        except asyncio.TimeoutError:
-            waiter.cancel()
-            clock.now()
-            if wait is None or wait > bound:
-                raise HorizonExceeded(
-                    f"{attempt.method} {attempt.url}: the client would wait forever for a pooled connection "
-                    "(no pool timeout); the simulation stopped it at the virtual horizon",
-                    waited=float("inf"),
-                    forever=True,
-                ) from None
-            attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)")
-            attempt.finish(clock.now(), f"PoolTimeout (pool timeout {wait:g} s) in connect", phase="connect", error="PoolTimeout")
-            raise transport.core_module(core).PoolTimeout("timed out") from None
+        return clock.horizon - started if wait is None else min(wait, clock.horizon - started)
+
+    def _got(self, attempt: Attempt, key: int, clock: VirtualClock) -> None:
         self.held[attempt.number] = key
         attempt.event(clock.now(), "got a connection from the pool")
 
+    def _give_up(self, attempt: Attempt, core: str, clock: VirtualClock, bound: float) -> BaseException:
+        wait = attempt.timeouts.pool
+        if wait is None or wait > bound:
+            return HorizonExceeded(
+                f"{attempt.method} {attempt.url}: the client would wait forever for a pooled connection "
+                "(no pool timeout); the simulation stopped it at the virtual horizon",
+                waited=float("inf"),
+                forever=True,
+            )
+        attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)")
+        attempt.finish(clock.now(), f"PoolTimeout (pool timeout {wait:g} s) in connect", phase="connect", error="PoolTimeout")
+        return transport.core_module(core).PoolTimeout("timed out")  # type: ignore[no-any-return]
+
+    def acquire_sync(self, pool: Any, attempt: Attempt, core: str, clock: VirtualClock) -> None:
+        waiter = _Waiter()
+        with self.cond:
+            queued = self._enter(pool, attempt, waiter)
+            if queued is None:
+                return
+            key, limit = queued
+            bound = self._bound(attempt, clock, limit)
+            deadline = clock.now() + bound
+            try:
+                while not waiter.granted and clock.now() < deadline:
+                    self.cond.wait(deadline - clock.now())  # virtual for participants
+            except BaseException as exc:
+                self._leave(waiter)
+                _interrupted(attempt, clock.now(), exc, "connect")
+                raise
+            if not waiter.granted:
+                waiter.gone = True
+                error = self._give_up(attempt, core, clock, bound)
+            else:
+                self._got(attempt, key, clock)
+                return
+        raise error
+
+    async def acquire(self, pool: Any, attempt: Attempt, core: str, clock: VirtualClock) -> None:
+        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        assert waiter.future is not None
+        with self.cond:
+            queued = self._enter(pool, attempt, waiter)
+            if queued is None:
+                return
+            key, limit = queued
+            bound = self._bound(attempt, clock, limit)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter.future), bound)
+        except asyncio.TimeoutError:
+            with self.cond:
+                if not waiter.granted:
+                    waiter.gone = True
+                    error = self._give_up(attempt, core, clock, bound)
+            if not waiter.granted:
+                raise error from None
+        except BaseException as exc:
+            with self.cond:
+                self._leave(waiter)
+            _interrupted(attempt, clock.now(), exc, "connect")
+            raise
+        self._got(attempt, key, clock)
+
+    def _leave(self, waiter: _Waiter) -> None:
+        """A waiter stops waiting (cancelled): a slot it was just given passes on. Lock held."""
+        waiter.gone = True
+        if waiter.granted:
+            self._hand_over(waiter.key)
+
     def release(self, attempt: Attempt) -> None:
-        key = self.held.pop(attempt.number, None)
-        if key is None:
-            return
+        with self.cond:
+            key = self.held.pop(attempt.number, None)
+            if key is not None:
+                self._hand_over(key)
+
+    def _hand_over(self, key: int) -> None:
+        """A slot of pool ``key`` is free: it passes to the first live waiter. Lock held."""
         queue = self.waiters.get(key)
         while queue:
             waiter = queue.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot passes to the next waiter
-                return
+            if waiter.gone:
+                continue
+            waiter.granted = True
+            if waiter.future is None:
+                self.cond.notify_all()
+            else:
+                _resolve(waiter.future)
+            return
         self.busy[key] -= 1
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    loop = future.get_loop()
+    if asyncio._get_running_loop() is loop:
+        if not future.done():
+            future.set_result(None)
+    else:
+        loop.call_soon_threadsafe(lambda: None if future.done() else future.set_result(None))

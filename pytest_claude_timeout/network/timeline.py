@@ -57,6 +57,8 @@ class Attempt:
     phase: str | None = None
     """Where the attempt ended: ``connect``, ``headers``, ``body`` or ``done``."""
     outcome: str = "in progress"
+    cancelled: bool = False
+    """The caller cancelled the attempt (task cancel, ``wait_for``, a cancel scope ...)."""
     events: list[Event] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     """Labels of the body parts delivered (SSE event names, ``message``, ``error page``)."""
@@ -72,10 +74,11 @@ class Attempt:
     def event(self, at: float, text: str) -> None:
         self.events.append(Event(at, text))
 
-    def finish(self, at: float, outcome: str, *, phase: str, error: str | None = None) -> None:
+    def finish(self, at: float, outcome: str, *, phase: str, error: str | None = None, cancelled: bool = False) -> None:
         if self.finished:
             return
         self.end, self.outcome, self.phase, self.error = at, outcome, phase, error
+        self.cancelled = cancelled
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +94,7 @@ class Attempt:
             "error": self.error,
             "phase": self.phase,
             "outcome": self.outcome,
+            "cancelled": self.cancelled,
             "delivered": list(self.delivered),
             "events": [{"at": e.at, "text": e.text} for e in self.events],
         }

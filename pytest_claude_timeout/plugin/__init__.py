@@ -15,7 +15,6 @@ import pytest
 
 from ..scenarios import Scenario
 from .fixtures import *  # noqa: F403  (the fixtures, registered by pytest from this module)
-from .fixtures import NETWORK_FIXTURES
 from .marker import MARKER, SCENARIO_FIXTURE, MarkerError, parse_marker
 
 if TYPE_CHECKING:
@@ -122,16 +121,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(SCENARIO_FIXTURE, spec.scenarios, ids=spec.ids(), indirect=True)
         return
     pytest.fail(f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}: {problem}", pytrace=False)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Async tests on the simulated network need virtual event-loop time: looptime provides
-    # it for pytest-asyncio loops, switched on per test by its marker.
-    for item in items:
-        if not inspect.iscoroutinefunction(getattr(item, "function", None)):
-            continue
-        if NETWORK_FIXTURES.intersection(getattr(item, "fixturenames", ())) and item.get_closest_marker("looptime") is None:
-            item.add_marker(pytest.mark.looptime)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -26,7 +26,7 @@ CORE_MODULES = ("httpcore", "httpcore2")
 
 
 class Handler(Protocol):
-    def handle(self, request: httpx.Request, core: str, answer: UserAnswer | None = None) -> Any: ...
+    def handle(self, request: httpx.Request, core: str, pool: Any = None, answer: UserAnswer | None = None) -> Any: ...
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: UserAnswer | None = None) -> Any: ...
 
@@ -54,7 +54,7 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
             routing = user_mocks.routing_mocker(core)
             if answer is None and routing is not None and not user_mocks.is_served(httpx_request):
                 return routing._send_sync_request(httpx_request, **kwargs)
-            return _active[-1].handle(httpx_request, core, answer)
+            return _active[-1].handle(httpx_request, core, kwargs.get("instance"), answer)
 
         @classmethod
         async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
