@@ -39,6 +39,8 @@ _EXPORTS = {
     "ForceFailure": "scenarios",
     "PoolExhaustion": "scenarios",
     "scenario_from_spec": "scenarios",
+    "survival_envelope": "envelope",
+    "Envelope": "envelope",
     "FakeApi": "api.fake",
     "Attempt": "network.timeline",
     "Timeouts": "network.timeline",
@@ -52,6 +54,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .api.fake import FakeApi
+    from .envelope import Envelope, survival_envelope
     from .errors import EgressRefused, HorizonExceeded, SimulationError, UnhandledRequest
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork

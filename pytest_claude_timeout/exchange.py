@@ -33,6 +33,7 @@ class Connect:
     resolving: bool = False
     """Name resolution: the sync stacks call ``getaddrinfo`` outside the connect timeout
     (``socket.create_connection``), the async ones inside it (``anyio.fail_after``)."""
+    by: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Idle:
 
     seconds: float
     note: str
+    by: str = ""
+    """Who keeps it silent, when not the API server: ``proxy``, ``stall`` ..."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Head:
     status: int
     headers: Headers
     note: str = ""
+    by: str = ""
+    """Who answers, when not the API server: ``proxy``, ``load balancer`` ..."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class Hangup:
     error: str
     message: str
     note: str
+    by: str = ""
 
 
 Step = Connect | Upload | Idle | Head | Data | Hangup
@@ -99,7 +105,7 @@ def merge_idles(steps: Iterable[Step]) -> list[Step]:
     for step in steps:
         last = merged[-1] if merged else None
         if isinstance(step, Idle) and isinstance(last, Idle):
-            merged[-1] = Idle(last.seconds + step.seconds, f"{last.note}, then {step.note}")
+            merged[-1] = Idle(last.seconds + step.seconds, f"{last.note}, then {step.note}", step.by or last.by)
         else:
             merged.append(step)
     return merged
@@ -124,38 +130,46 @@ def play(
 ) -> Iterator[Yielded]:
     """Walk ``steps`` as the client's socket layer experiences them (see module doc)."""
     phase = "connect"
+    upload = _upload_seconds(steps)
     uploads_as_silence = [Idle(s.seconds, s.note) if isinstance(s, Upload) else s for s in steps]
     for step in merge_idles(uploads_as_silence):
         if phase == "connect" and not isinstance(step, Connect):
             phase = "headers"
+            _enter_request_phases(attempt, now(), upload)
         if isinstance(step, (Connect, Idle)):
             connecting = isinstance(step, Connect)
             which = "connect" if connecting else "read"
             limit = getattr(timeouts, which)
             if isinstance(step, Connect) and step.resolving and sync:
                 limit = None
+            if connecting and not attempt.phases:
+                attempt.enter("connect", now())
+            attempt.arm(which, limit, now())  # a silence starts at the last byte received
             if step.seconds > 0:
-                attempt.event(now(), f"{step.note}: {_fmt(step.seconds)}")
+                attempt.event(now(), f"{step.note}: {_fmt(step.seconds)}", "connect" if connecting else "wait", step.by)
             if limit is not None and step.seconds > limit:
                 yield float(limit)
                 error = f"{which.capitalize()}Timeout"
-                attempt.event(now(), f"client gave up: no progress for {limit:g} s ({which} timeout)")
+                attempt.event(now(), f"client gave up: no progress for {limit:g} s ({which} timeout)", "timeout")
                 attempt.finish(now(), f"{error} ({which} timeout {limit:g} s) in {phase}", phase=phase, error=error)
                 raise getattr(core, error)("timed out")
             if step.seconds > 0:
                 yield float(step.seconds)
             if isinstance(step, Connect) and step.error:
-                _hang_up(Hangup(step.error, step.message, step.note), attempt, core, now, phase)
+                _hang_up(Hangup(step.error, step.message, step.note, step.by), attempt, core, now, phase)
         elif isinstance(step, Head):
             phase = "body"
             attempt.status = step.status
-            attempt.event(now(), f"response headers: {step.status}{' ' + step.note if step.note else ''}")
+            attempt.event(now(), f"response headers: {step.status}{' ' + step.note if step.note else ''}", "head", step.by)
+            attempt.enter("streaming" if attempt.stream else "body", now())
+            attempt.arm("read", timeouts.read, now())
             yield step
         elif isinstance(step, Data):
             if phase != "body":
                 raise ValueError("a scenario produced body data before the response headers")
             attempt.delivered.append(step.label)
-            attempt.event(now(), step.label)
+            attempt.event(now(), step.label, "ping" if step.label == "ping" else "data")
+            attempt.arm("read", timeouts.read, now())
             yield step.payload
         elif isinstance(step, Hangup):
             _hang_up(step, attempt, core, now, phase)
@@ -164,7 +178,22 @@ def play(
     attempt.finish(now(), f"{attempt.status}, body complete", phase="done")
 
 
+def _upload_seconds(steps: list[Step]) -> float:
+    """How long sending the request body takes (the uploads before the response headers)."""
+    head = head_index(steps)
+    return sum(s.seconds for s in steps[:head] if isinstance(s, Upload))
+
+
+def _enter_request_phases(attempt: Attempt, at: float, upload: float) -> None:
+    """The connection is up: the client sends its request (``upload``, when slow), then
+    waits for the first byte; the read timer starts with the request."""
+    if upload > 0:
+        attempt.enter("upload", at)
+    attempt.enter("waiting", at + upload)
+    attempt.deadlines.pop("connect", None)
+
+
 def _hang_up(step: Hangup, attempt: Attempt, core: ModuleType, now: Callable[[], float], phase: str) -> None:
-    attempt.event(now(), f"{step.note} -> {step.error}")
+    attempt.event(now(), f"{step.note} -> {step.error}", "hangup", step.by)
     attempt.finish(now(), f"{step.error} in {phase}: {step.message}", phase=phase, error=step.error)
     raise getattr(core, step.error)(step.message)

@@ -325,11 +325,14 @@ def test_xpasses(claude_network):
         ("expect=int", "expect= must be an exception type or a tuple of them, not <class 'int'>"),
         ('budget="10"', "budget= must be a non-negative number of virtual seconds, not '10'"),
         ("budget=-1", "budget= must be a non-negative number of virtual seconds, not -1"),
-        ("budgte=10", "unknown keyword argument(s) ['budgte']; the marker takes budget= and expect="),
+        ("budgte=10", "unknown keyword argument(s) ['budgte']; the marker takes budget=, expect= and envelope="),
+        ('envelope="yes"', "envelope= must be True or a dict with keys from ['low', 'high', 'resolution'], not 'yes'"),
+        ('envelope={"low": 10, "high": 5}', "envelope={'low': 10, 'high': 5}: needs low <= high and a resolution > 0"),
     ],
     ids=[
         "unknown-name", "not-a-number", "negative", "bad-object", "not-a-spec", "expect-instance",
         "expect-tuple", "expect-not-exception", "budget-string", "budget-negative", "unknown-keyword",
+        "envelope-not-a-dict", "envelope-empty-range",
     ],
 )
 def test_bad_marker_arguments_are_collection_errors_naming_the_test(

@@ -257,7 +257,8 @@ def _refuse_time_machine() -> None:
         real_start = travel.start
 
         def start(self: Any) -> Any:
-            if _installed is not None:
+            here = sys.modules.get(__name__)  # (this module, as imported now)
+            if getattr(here, "_installed", None) is not None:
                 raise SimulationError(
                     "time-machine cannot travel while a simulated network is active: the network "
                     "owns time (one virtual clock for the whole process). Use "

@@ -20,7 +20,7 @@ import asyncio.base_events
 from typing import Any
 
 from ..errors import SimulationError
-from .scheduler import Scheduler, _real_monotonic
+from .scheduler import Scheduler, real_monotonic
 
 _scheduler: Scheduler | None = None
 _real_run_forever = asyncio.base_events.BaseEventLoop.run_forever
@@ -106,7 +106,7 @@ def _run_forever(self: asyncio.base_events.BaseEventLoop) -> None:
 
 
 def _loop_time(self: asyncio.base_events.BaseEventLoop) -> float:
-    return _real_monotonic()  # loops that are not attached keep real time
+    return real_monotonic()  # loops that are not attached keep real time
 
 
 def install(sched: Scheduler) -> None:

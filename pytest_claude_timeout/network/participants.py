@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .scheduler import Activity, Scheduler, _real_monotonic
+from .scheduler import Activity, Scheduler, real_monotonic
 
 POLL = 0.002
 """Real seconds between checks of a participant waiting with a virtual timeout."""
@@ -197,7 +197,7 @@ def _monotonic() -> float:
     """``threading``'s and ``queue``'s own clock: virtual for participants (their
     timeouts loop on it), real for everyone else."""
     sched, _ = _participant()
-    return _real_monotonic() if sched is None else sched.now
+    return real_monotonic() if sched is None else sched.now
 
 
 def install(sched: Scheduler) -> None:

@@ -39,7 +39,15 @@ STALL = 0.1
 while others wait, before the simulation goes on without them."""
 
 _real_sleep = time.sleep
-_real_monotonic = time.monotonic
+
+
+def real_monotonic() -> float:
+    """The real monotonic clock, whatever freezegun does to ``time.monotonic`` (it rebinds
+    module attributes that hold the real function, so none here does)."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC) if hasattr(time, "clock_gettime") else _MONOTONIC[0]()
+
+
+_MONOTONIC = (time.monotonic,)
 
 
 class Activity:
@@ -275,7 +283,7 @@ class Scheduler:
 
     def _watch(self) -> None:
         last: tuple[Any, ...] | None = None
-        since = _real_monotonic()
+        since = real_monotonic()
         while self.active:
             _real_sleep(STALL / 5)
             with self._lock:
@@ -284,9 +292,9 @@ class Scheduler:
                     continue
                 sample = (self._epoch, tuple(sorted(_cpu(a.ident) for a in self._running)))
                 if sample != last:
-                    last, since = sample, _real_monotonic()
+                    last, since = sample, real_monotonic()
                     continue
-                if _real_monotonic() - since < STALL:
+                if real_monotonic() - since < STALL:
                     continue
                 self.stalls += 1
                 self._running.clear()  # they stay RUNNING, but no longer hold the clock

@@ -215,7 +215,7 @@ class SimulatedNetwork:
             start=now,
         )
         self.attempts.append(attempt)
-        attempt.event(now, "request sent")
+        attempt.event(now, "request sent", "sent")
         ctx = AttemptContext(
             attempt.number,
             self._streams if api_request.stream else 0,
@@ -234,7 +234,7 @@ class SimulatedNetwork:
         except HorizonExceeded as exc:
             phase = "body" if attempt.status is not None else "headers"
             outcome = "stopped at the virtual horizon: " + ("would wait forever" if exc.forever else f"would wait {exc.waited:g} s")
-            attempt.event(self.clock.now(), outcome)
+            attempt.event(self.clock.now(), outcome, "horizon")
             attempt.finish(self.clock.now(), outcome, phase=phase, error="HorizonExceeded")
             raise
         except BaseException as exc:
@@ -300,7 +300,7 @@ class _Body:
         if not self.attempt.finished:
             now = self.network.clock.now()
             parts = len(self.attempt.delivered)
-            self.attempt.event(now, "client closed the response")
+            self.attempt.event(now, "client closed the response", "closed")
             self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
         self.gen.close()  # type: ignore[attr-defined]
         self.network._pools.release(self.attempt)
@@ -327,10 +327,10 @@ def _interrupted(attempt: Attempt, now: float, exc: BaseException, phase: str) -
     it ends here, at the virtual moment, and gives its connection back."""
     name = type(exc).__name__
     if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
-        attempt.event(now, "cancelled by the caller")
+        attempt.event(now, "cancelled by the caller", "closed")
         attempt.finish(now, f"cancelled by the caller in {phase}", phase=phase, error="Cancelled", cancelled=True)
     else:
-        attempt.event(now, f"interrupted: {name}")
+        attempt.event(now, f"interrupted: {name}", "closed")
         attempt.finish(now, f"interrupted by {name} in {phase}", phase=phase, error=name)
 
 
@@ -379,13 +379,13 @@ class _Pools:
 
     def _bound(self, attempt: Attempt, clock: VirtualClock, limit: int) -> float:
         started = clock.now()
-        attempt.event(started, f"pool full ({limit} connections): waiting for a free connection")
+        attempt.event(started, f"pool full ({limit} connections): waiting for a free connection", "pool")
         wait = attempt.timeouts.pool
         return clock.horizon - started if wait is None else min(wait, clock.horizon - started)
 
     def _got(self, attempt: Attempt, key: int, clock: VirtualClock) -> None:
         self.held[attempt.number] = key
-        attempt.event(clock.now(), "got a connection from the pool")
+        attempt.event(clock.now(), "got a connection from the pool", "pool")
 
     def _give_up(self, attempt: Attempt, core: str, clock: VirtualClock, bound: float) -> BaseException:
         wait = attempt.timeouts.pool
@@ -396,7 +396,7 @@ class _Pools:
                 waited=float("inf"),
                 forever=True,
             )
-        attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)")
+        attempt.event(clock.now(), f"client gave up: no free connection for {wait:g} s (pool timeout)", "timeout")
         attempt.finish(clock.now(), f"PoolTimeout (pool timeout {wait:g} s) in connect", phase="connect", error="PoolTimeout")
         return transport.core_module(core).PoolTimeout("timed out")  # type: ignore[no-any-return]
 

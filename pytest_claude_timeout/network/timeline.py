@@ -33,10 +33,31 @@ def _secs(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
 
+EVENT_KINDS = ("sent", "connect", "wait", "head", "data", "ping", "timeout", "hangup", "closed", "horizon", "pool", "note")
+"""What an :class:`Event` records: the request sent, a connection being made, a silence
+starting, the response headers, a body part (``ping`` for keep-alive pings), the client
+giving up (``timeout``), the far side failing the connection (``hangup``), the client
+closing the response, the simulation's horizon, a wait for a pooled connection."""
+
+
 @dataclass
 class Event:
     at: float
     text: str
+    kind: str = "note"
+    by: str = ""
+    """Who acted, when not the API server or the client: ``proxy``, ``load balancer``,
+    ``stall`` (a stalled upstream) ..."""
+
+
+@dataclass
+class Span:
+    """A phase of an attempt: ``connect``, ``upload``, ``waiting`` (for the first byte),
+    ``streaming`` or ``body`` (a non-streaming response's body)."""
+
+    name: str
+    start: float
+    end: float | None = None
 
 
 @dataclass
@@ -62,6 +83,10 @@ class Attempt:
     events: list[Event] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     """Labels of the body parts delivered (SSE event names, ``message``, ``error page``)."""
+    phases: list[Span] = field(default_factory=list)
+    deadlines: dict[str, float] = field(default_factory=dict)
+    """When each timeout (``connect``, ``read``) would fire for the wait in progress: the
+    last time the client armed it (a read timeout restarts at every byte received)."""
 
     @property
     def elapsed(self) -> float | None:
@@ -71,14 +96,33 @@ class Attempt:
     def finished(self) -> bool:
         return self.end is not None
 
-    def event(self, at: float, text: str) -> None:
-        self.events.append(Event(at, text))
+    def event(self, at: float, text: str, kind: str = "note", by: str = "") -> None:
+        self.events.append(Event(at, text, kind, by))
+
+    def enter(self, phase: str, at: float) -> None:
+        """Start ``phase`` at ``at`` (ending the one in progress there)."""
+        if self.finished:
+            return
+        if self.phases and self.phases[-1].end is None:
+            self.phases[-1].end = at
+        self.phases.append(Span(phase, at))
+
+    def arm(self, timeout: str, limit: float | None, at: float) -> None:
+        """The client (re)starts its ``timeout`` timer at ``at``."""
+        if limit is not None and not self.finished:
+            self.deadlines[timeout] = at + limit
 
     def finish(self, at: float, outcome: str, *, phase: str, error: str | None = None, cancelled: bool = False) -> None:
         if self.finished:
             return
         self.end, self.outcome, self.phase, self.error = at, outcome, phase, error
         self.cancelled = cancelled
+        # A phase planned past the end (an upload cut short) never happened; the one in
+        # progress ends here.
+        self.phases = [p for p in self.phases if p.start <= at]
+        for p in self.phases:
+            if p.end is None or p.end > at:
+                p.end = at
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,7 +140,9 @@ class Attempt:
             "outcome": self.outcome,
             "cancelled": self.cancelled,
             "delivered": list(self.delivered),
-            "events": [{"at": e.at, "text": e.text} for e in self.events],
+            "events": [{"at": e.at, "text": e.text, "kind": e.kind, "by": e.by} for e in self.events],
+            "phases": [{"name": p.name, "start": p.start, "end": p.end} for p in self.phases],
+            "deadlines": dict(self.deadlines),
         }
 
 

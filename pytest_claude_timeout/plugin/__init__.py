@@ -40,6 +40,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail the session when a scenario run regressed against the baseline in PATH",
     )
     group.addoption(
+        "--claude-timeout-html", dest="claude_timeout_html", default=None, metavar="PATH",
+        help="write an HTML report to PATH (one self-contained file): the matrix, each run's timeline, envelopes",
+    )
+    group.addoption(
+        "--claude-timeout-envelope", dest="claude_timeout_envelope", action="store_true", default=False,
+        help="search every scenario run's survival envelope: where its verdict changes along the "
+        "scenario's main parameter (slow_prefill's seconds, proxy_cutoff's idle ...)",
+    )
+    group.addoption(
         "--claude-timeout-tolerance", dest="claude_timeout_tolerance", type=float, default=0.10,
         help="allowed growth of virtual elapsed time against the baseline (default 0.10 = 10%%)",
     )
@@ -62,8 +71,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(*scenarios, budget=None, expect=None): run the test once per simulated network "
-        "scenario in virtual time and judge it (pytest-claude-timeout)",
+        f"{MARKER}(*scenarios, budget=None, expect=None, envelope=None): run the test once per simulated "
+        "network scenario in virtual time and judge it; envelope=True also searches how far each "
+        "scenario's main parameter can go before the verdict changes (pytest-claude-timeout)",
     )
     from .session import SessionReport
 
@@ -128,7 +138,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     # A marker item: run the body, catch what it raises, and judge it against the marker.
     scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
     if not isinstance(scenario, Scenario):
-        return (yield)
+        if not pyfuncitem.config.getoption("claude_timeout_html", None) or "claude_network" not in pyfuncitem.funcargs:
+            return (yield)
+        return (yield from _recorded_fixture_run(pyfuncitem))
     from .evaluation import conclude, evaluate, pass_through
 
     network = cast("SimulatedNetwork", pyfuncitem.funcargs["claude_network"])
@@ -144,7 +156,29 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     assert mark is not None
     spec = parse_marker(mark.args, mark.kwargs)
     label = spec.labels()[pyfuncitem.callspec.indices[SCENARIO_FIXTURE]]
-    conclude(pyfuncitem, evaluate(pyfuncitem.nodeid, label, spec, scenario, network, exc, network.elapsed - started))
+    record, failure = evaluate(pyfuncitem.nodeid, label, spec, scenario, network, exc, network.elapsed - started)
+    from .envelopes import of_marked_test, wanted
+
+    settings = wanted(pyfuncitem.config, spec)
+    if settings is not None:
+        record["envelope"] = of_marked_test(pyfuncitem, settings, spec, scenario)
+    conclude(pyfuncitem, (record, failure))
+    return result
+
+
+def _recorded_fixture_run(item: pytest.Function) -> Generator[None, Any, Any]:
+    # A test on the fixtures, while an HTML report is asked for: record its timeline too.
+    from .evaluation import attach_fixture_record, fixture_run, pass_through
+
+    network = cast("SimulatedNetwork", item.funcargs["claude_network"])
+    try:
+        result = yield
+    except pass_through():
+        raise
+    except BaseException as exc:
+        attach_fixture_record(item, fixture_run(item.nodeid, network, exc))
+        raise
+    attach_fixture_record(item, fixture_run(item.nodeid, network, None))
     return result
 
 

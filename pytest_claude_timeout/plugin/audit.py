@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ..scenarios import Scenario, scenario_from_spec
+from . import envelopes
 from .evaluation import conclude, evaluate, pass_through
 from .fixtures import network_options
 from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec, standard_labels
@@ -131,7 +132,24 @@ class ClientAuditItem(pytest.Item):
                 raise
             except BaseException as error:  # judged below, whatever it is
                 exc = error
-        conclude(self, evaluate(self.nodeid, self.label, MarkerSpec((scenario,)), scenario, network, exc, network.elapsed))
+        marker = MarkerSpec((scenario,))
+        record, failure = evaluate(self.nodeid, self.label, marker, scenario, network, exc, network.elapsed)
+        settings = envelopes.wanted(self.config, marker)
+        if settings is not None:
+            record["envelope"] = envelopes.search(self.config, settings, marker, self.scenario, self._caller(spec))
+        conclude(self, (record, failure))
+
+    def _caller(self, spec: str) -> Any:
+        """The representative call as a function of the network (for the envelope's runs)."""
+        import anthropic
+
+        def call(network: Any) -> Any:  # a client per run, as the factory builds it
+            client = build_client(spec, load_factory(spec))
+            if isinstance(client, anthropic.AsyncAnthropic):
+                return self._acall(client)
+            return self._call(client)
+
+        return call
 
     def _call(self, client: Any) -> None:
         if self.call == "streaming":

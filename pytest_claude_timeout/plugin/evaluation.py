@@ -12,7 +12,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .marker import MarkerSpec, type_name
-from .report import RECORD_PROPERTY, failure_text, jsonable, row_name, sdk_line
+from .report import FIXTURE_RECORD_PROPERTY, RECORD_PROPERTY, failure_text, jsonable, row_name, sdk_line
 from .verdict import diagnose, judge
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def evaluate(
     nodeid: str,
     label: str,
     spec: MarkerSpec,
-    scenario: Scenario,
+    scenario: Scenario | None,
     network: SimulatedNetwork,
     exc: BaseException | None,
     elapsed: float,
@@ -61,7 +61,8 @@ def evaluate(
     """The JSON-ready record of this run, and the failure text (None when it passed).
 
     ``label`` names the scenario's column (``proxy_cutoff-30s``); ``scenario`` is the one
-    judged, as the test body left it (``network`` may hold more: a test can compose)."""
+    judged, as the test body left it (``network`` may hold more: a test can compose);
+    ``None`` for a run of the fixtures, which judges the network's scenarios together."""
     from ..transports.httpcore_mock import stack_info
 
     verdict = judge(spec, exc, elapsed, network.attempts)
@@ -71,8 +72,8 @@ def evaluate(
             "nodeid": nodeid,
             "row": row_name(nodeid, label),
             "scenario": label,
-            "scenario_name": scenario.name,
-            "params": scenario.params(),
+            "scenario_name": scenario.name if scenario else "+".join(s.name for s in network.scenarios) or "healthy",
+            "params": scenario.params() if scenario else {},
             "description": ", ".join(s.describe() for s in network.scenarios),
             "verdict": "passed" if verdict.passed else "failed",
             "kind": verdict.kind,
@@ -89,6 +90,19 @@ def evaluate(
         }
     )
     return record, None if verdict.passed else failure_text(record, network.timeline())
+
+
+def fixture_run(nodeid: str, network: SimulatedNetwork, exc: BaseException | None) -> dict[str, Any]:
+    """The record of a test that used the fixtures (not the marker), for the HTML report:
+    pytest's own outcome is its verdict; the reason and diagnosis are computed as for the
+    marker."""
+    label = "+".join(s.label() for s in network.scenarios) or "healthy"
+    record, _ = evaluate(nodeid, label, MarkerSpec(()), None, network, exc, network.elapsed)
+    record["source"] = "fixture"
+    record["row"] = nodeid
+    if exc is None:
+        record["kind"], record["reason"] = "returned", "the test body returned normally"
+    return record
 
 
 def conclude(item: pytest.Item, evaluated: tuple[dict[str, Any], str | None]) -> None:
@@ -114,3 +128,8 @@ def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
         ("claude_timeout.sdk", sdk_line(record["sdk"])),
         (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
     ]
+
+
+def attach_fixture_record(item: pytest.Item, record: dict[str, Any]) -> None:
+    """Carry a fixture run's record on the report (so through xdist), for the HTML report."""
+    item.user_properties.append((FIXTURE_RECORD_PROPERTY, json.dumps(record, sort_keys=True)))

@@ -1,4 +1,4 @@
-"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None)``: reading and
+"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None, envelope=None)``: reading and
 checking its arguments, and the ids of the items it makes. No pytest hooks here."""
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class MarkerSpec:
     scenarios: tuple[Scenario, ...]
     budget: float | None = None
     expect: tuple[type[BaseException], ...] | None = None
+    envelope: dict[str, float] | None = None
+    """Search each scenario's survival envelope: the range (``low``, ``high``) and
+    ``resolution`` to search with (empty: the defaults)."""
 
     def labels(self) -> list[str]:
         """One short, distinct label per scenario (``proxy_cutoff-30s``): the column of the
@@ -68,9 +71,9 @@ def _plain(value: Any) -> str:
 
 def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> MarkerSpec:
     """Turn the marker's arguments into a spec, or raise :class:`MarkerError`."""
-    unknown = sorted(set(kwargs) - {"budget", "expect"})
+    unknown = sorted(set(kwargs) - {"budget", "expect", "envelope"})
     if unknown:
-        raise MarkerError(f"unknown keyword argument(s) {unknown}; the marker takes budget= and expect=")
+        raise MarkerError(f"unknown keyword argument(s) {unknown}; the marker takes budget=, expect= and envelope=")
     specs: Sequence[Any] = args or STANDARD_SCENARIOS
     scenarios = []
     for spec in specs:
@@ -78,7 +81,29 @@ def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> MarkerSpec:
             scenarios.append(scenario_from_spec(spec))
         except ScenarioError as exc:
             raise MarkerError(f"bad scenario {spec!r}: {exc}") from None
-    return MarkerSpec(tuple(scenarios), _budget(kwargs.get("budget")), _expect(kwargs.get("expect")))
+    return MarkerSpec(
+        tuple(scenarios), _budget(kwargs.get("budget")), _expect(kwargs.get("expect")), _envelope(kwargs.get("envelope"))
+    )
+
+
+ENVELOPE_KEYS = ("low", "high", "resolution")
+
+
+def _envelope(value: Any) -> dict[str, float] | None:
+    """``True`` (search with the defaults), or a dict with any of ``low``, ``high`` and
+    ``resolution`` (virtual seconds, or a count for a count parameter)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if not isinstance(value, dict) or set(value) - set(ENVELOPE_KEYS):
+        raise MarkerError(f"envelope= must be True or a dict with keys from {list(ENVELOPE_KEYS)}, not {value!r}")
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, numbers.Real) or math.isnan(number) or number < 0:
+            raise MarkerError(f"envelope={{{key!r}: ...}} must be a non-negative number, not {number!r}")
+    if value.get("resolution", 1) <= 0 or value.get("low", 0) > value.get("high", math.inf):
+        raise MarkerError(f"envelope={value!r}: needs low <= high and a resolution > 0")
+    return {k: float(v) for k, v in value.items()}
 
 
 def _budget(value: Any) -> float | None:

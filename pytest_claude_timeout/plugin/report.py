@@ -14,6 +14,8 @@ from typing import Any
 from .marker import ID_PREFIX, standard_labels
 
 RECORD_PROPERTY = "claude_timeout.record"
+FIXTURE_RECORD_PROPERTY = "claude_timeout.fixture_record"
+"""A test on the fixtures (not the marker): recorded only for the HTML report."""
 REPORT_VERSION = 1
 
 
@@ -120,9 +122,44 @@ def write_report(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None
 
 
 def save_baseline(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
-    """Per scenario run: its verdict and virtual elapsed time, what a later run compares."""
-    data = {r["nodeid"]: {"verdict": r["verdict"], "kind": r["kind"], "elapsed": r["elapsed"]} for r in records}
+    """Per scenario run: its verdict and virtual elapsed time, what a later run compares;
+    and its survival envelope, when it was searched."""
+    data = {r["nodeid"]: _baseline_entry(r) for r in records}
     Path(path).write_text(json.dumps({"version": REPORT_VERSION, "items": data}, indent=2, sort_keys=True) + "\n")
+
+
+def _baseline_entry(record: Mapping[str, Any]) -> dict[str, Any]:
+    entry = {"verdict": record["verdict"], "kind": record["kind"], "elapsed": record["elapsed"]}
+    if record.get("envelope"):
+        entry["envelope"] = record["envelope"]
+    return entry
+
+
+def envelope_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per searched envelope: the run's row, and where its verdict changes."""
+    return [
+        f"{r['row']}: {r['envelope']['summary']} [{r['envelope']['probes']} runs]"
+        for r in sorted(records, key=lambda r: r["nodeid"])
+        if r.get("envelope")
+    ]
+
+
+def envelope_regression(nodeid: str, before: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:
+    """A line when the envelope lost ground since the baseline (values it survived there,
+    it does not survive now), else None."""
+    from ..envelope import Envelope, shrinkage
+
+    old, new = Envelope.from_dict(before), Envelope.from_dict(now)
+    if (old.scenario, old.parameter) != (new.scenario, new.parameter):
+        return None
+    lost = shrinkage(old, new)
+    if not lost:
+        return None
+    where = ", ".join(f"between {a:g} and {b:g}{(' ' + new.unit) if new.unit else ''}" for a, b in lost)
+    return (
+        f"{nodeid}: the survival envelope shrank: it no longer survives {new.scenario} at {new.parameter} "
+        f"{where} (baseline: {old.describe()}; now: {new.describe()})"
+    )
 
 
 def load_baseline(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -142,16 +179,22 @@ def load_baseline(path: str | Path) -> dict[str, dict[str, Any]]:
 def regressions(
     baseline: Mapping[str, Mapping[str, Any]], records: Sequence[Mapping[str, Any]], tolerance: float
 ) -> list[str]:
-    """What got worse since the baseline: a run that passed and fails now, or one whose
-    virtual elapsed time grew by more than ``tolerance`` (0.1 = 10 %)."""
+    """What got worse since the baseline: a run that passed and fails now, one whose
+    survival envelope shrank (both searched), or one whose virtual elapsed time grew by more
+    than ``tolerance`` (0.1 = 10 %)."""
     found = []
     for r in sorted(records, key=lambda r: r["nodeid"]):
         before = baseline.get(r["nodeid"])
         if before is None:
             continue
+        shrank = None
+        if before.get("envelope") and r.get("envelope"):
+            shrank = envelope_regression(r["nodeid"], before["envelope"], r["envelope"])
         if before["verdict"] == "passed" and r["verdict"] != "passed":
             reason = r["reason"].splitlines()[0] if r["reason"] else ""
             found.append(f"{r['nodeid']}: passed in the baseline, fails now ({r['kind']}: {reason})")
+        elif shrank is not None:
+            found.append(shrank)
         elif r["elapsed"] > before["elapsed"] * (1 + tolerance) + 1e-6:
             grew = r["elapsed"] - before["elapsed"]
             found.append(

@@ -1,5 +1,6 @@
 """Session-wide output: gathers each scenario run's record (from the reports, so xdist
-workers' runs arrive too) and writes the matrix, the JSON report and the baseline."""
+workers' runs arrive too) and writes the matrix, the JSON report, the HTML report and the
+baseline."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 
 from .report import (
+    FIXTURE_RECORD_PROPERTY,
     RECORD_PROPERTY,
+    envelope_lines,
     load_baseline,
     regressions,
     save_baseline,
@@ -32,6 +35,9 @@ class SessionReport:
         self.config = config
         self.records: dict[str, dict[str, Any]] = {}
         """By node id: a rerun of an item replaces its earlier record."""
+        self.fixture_records: dict[str, dict[str, Any]] = {}
+        """Tests on the fixtures, recorded only for the HTML report."""
+        self.html: str | None = None
         self.regressions: list[str] = []
         self.is_worker = hasattr(config, "workerinput")
         self.tolerance = config.getoption("claude_timeout_tolerance")
@@ -47,10 +53,14 @@ class SessionReport:
         if report.when != "call":
             return
         for name, value in report.user_properties:
-            if name == RECORD_PROPERTY:
+            if name in (RECORD_PROPERTY, FIXTURE_RECORD_PROPERTY):
                 record = json.loads(str(value))
                 record["outcome"] = _outcome(report)
-                self.records[record["nodeid"]] = record
+                if name == RECORD_PROPERTY:
+                    self.records[record["nodeid"]] = record
+                else:
+                    record["verdict"] = "passed" if report.passed else "failed"
+                    self.fixture_records[record["nodeid"]] = record
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -60,6 +70,11 @@ class SessionReport:
         option = self.config.getoption
         if option("claude_timeout_report"):
             write_report(option("claude_timeout_report"), records)
+        if option("claude_timeout_html"):
+            from .html_report import write_html
+
+            self.html = str(option("claude_timeout_html"))
+            write_html(self.html, records, list(self.fixture_records.values()))
         if option("claude_timeout_save_baseline"):
             save_baseline(option("claude_timeout_save_baseline"), records)
         if self.baseline is not None:
@@ -75,6 +90,13 @@ class SessionReport:
             terminalreporter.write_sep("=", "claude-timeout: scenarios x tests")
             for line in lines:
                 terminalreporter.write_line(line)
+        envelopes = envelope_lines(self.records.values())
+        if envelopes:
+            terminalreporter.write_sep("=", "claude-timeout: survival envelopes")
+            for line in envelopes:
+                terminalreporter.write_line(line)
+        if self.html is not None:
+            terminalreporter.write_line(f"claude-timeout: HTML report written to {self.html}")
         if self.baseline is not None:
             if self.regressions:
                 terminalreporter.write_sep(

@@ -65,7 +65,7 @@ def error_page(status: int, server: str) -> list[Step]:
         ("content-length", str(len(page))),
         ("connection", "keep-alive"),
     )
-    return [Head(status, headers, f"from the proxy ({server})"), Data(page, "proxy error page")]
+    return [Head(status, headers, f"from the proxy ({server})", "proxy"), Data(page, "proxy error page")]
 
 
 UPSTREAM_FAILED = 502
@@ -82,7 +82,7 @@ def cut_idle(steps: list[Step], idle: float, status: int, server: str) -> list[S
     head: Head | None = None
     for step in merge_idles(steps):
         if isinstance(step, Idle) and step.seconds > idle:
-            out.append(Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)"))
+            out.append(Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)", "proxy"))
             return out + _proxy_gives_up(out, head, status, server, "proxy closed the idle connection mid-body")
         if isinstance(step, Hangup):
             note = f"upstream failed ({step.error}): proxy closed the connection mid-body"
@@ -102,7 +102,7 @@ def _proxy_gives_up(sent: list[Step], head: Head | None, status: int, server: st
     if length is not None:
         received = sum(len(s.payload) for s in sent if isinstance(s, Data))
         message = f"peer closed connection without sending complete message body (received {received} bytes, expected {length})"
-    return [Hangup("RemoteProtocolError", message, note)]
+    return [Hangup("RemoteProtocolError", message, note, "proxy")]
 
 
 @dataclass
@@ -156,9 +156,10 @@ class GcpLoadBalancer(Scenario):
         elapsed = 0.0
         for step in merge_idles(steps):
             if isinstance(step, Idle) and elapsed + step.seconds > self.deadline:
-                out.append(Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)"))
+                out.append(Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer"))
                 if any(isinstance(s, Head) for s in out):
-                    out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, "load balancer deadline reached mid-body"))
+                    note = "load balancer deadline reached mid-body"
+                    out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer"))
                 else:
                     out += error_page(self.status, self.server)
                 return out

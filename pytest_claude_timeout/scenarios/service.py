@@ -89,7 +89,7 @@ class StalledStream(Scenario):
             at = _after_label(steps, "ping") or _after_label(steps, "message_start")
         if at is None:
             return steps
-        return [*steps[:at], Idle(self.stall, "stream stalled"), *steps[at:]]
+        return [*steps[:at], Idle(self.stall, "stream stalled", "stall"), *steps[at:]]
 
 
 @dataclass
