@@ -113,6 +113,7 @@ def test_the_report_draws_a_failing_and_a_passing_run(inner: pytest.Pytester) ->
     assert [p["data-phase"] for p in page.with_class("phase", FAILING)] == ["waiting"] * 3
     assert len(page.with_class("fail-mark", FAILING)) == 3
     assert [g["data-error"] for g in page.with_class("attempt", FAILING)] == ["ReadTimeout"] * 3
+    assert [t["data-by"] for t in page.with_class("ended-by", FAILING)] == ["client"] * 3  # its read timeout
     assert len(page.with_class("gap", FAILING)) == 2  # the SDK's backoff between the attempts
     section = sections[FAILING]
     assert section["data-verdict"] == "failed"
@@ -137,6 +138,7 @@ def test_the_report_draws_a_failing_and_a_passing_run(inner: pytest.Pytester) ->
     assert (fixture["data-source"], fixture["data-verdict"]) == ("fixtures", "failed")
     assert lanes(page, FIXTURES) == [(0.0, 30.0)]
     assert [m["text"] for m in page.find("text", FIXTURES) if m["text"] == "proxy"] == ["proxy"]
+    assert [t["data-by"] for t in page.with_class("ended-by", FIXTURES)] == ["proxy"]  # its 504 page
     assert "504" in fixture["text"] and "idle cutoff" in fixture["text"]
 
 

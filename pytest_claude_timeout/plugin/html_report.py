@@ -21,9 +21,9 @@ from .report import _cell, _columns, sdk_line
 
 Record = Mapping[str, Any]
 
-WIDTH = 760
+WIDTH = 780
 LEFT = 70
-RIGHT = 120
+RIGHT = 140
 LANE = 40
 TOP = 26
 BAR = 14
@@ -221,6 +221,16 @@ def _actors(attempt: Record, x: Any, y: float, end: float) -> list[str]:
     return out
 
 
+def _who(attempt: Record) -> str:
+    """Who ended the attempt, in a word: ``client`` (its timeout), ``proxy``, ``load
+    balancer``, ``server`` (the far side), ``horizon``; empty for a clean end."""
+    last = next((e for e in reversed(attempt.get("events", [])) if e.get("kind") in ("timeout", "hangup", "horizon")), None)
+    if last is not None:
+        return {"timeout": "client", "horizon": "horizon"}.get(last["kind"]) or last.get("by") or "server"
+    head = next((e for e in attempt.get("events", []) if e.get("kind") == "head"), None)
+    return str(head.get("by") or "") if head is not None else ""
+
+
 def _origin(attempt: Record) -> str:
     """Who ended a failed attempt, from its last events."""
     error = attempt.get("error")
@@ -316,11 +326,13 @@ def timeline(record: Record, run_id: str) -> str:
                     f"<text class='deadline-label' x='{x(at) - 3:.2f}' y='{y + BAR + 4}' text-anchor='end' fill='#cc0000'>{which}</text>"
                 )
         label = f"{a.get('status') or ''} {error}".strip() or (a.get("outcome") or "")
+        who = _who(a)
+        label = f"{label} ({who})" if who else label
         if error and end is not None:
             out.append(
                 f"<circle class='fail-mark' cx='{x(end):.2f}' cy='{y + BAR / 2}' r='4'><title>{esc(_origin(a))}</title></circle>"
             )
-        out.append(f"<text x='{WIDTH - RIGHT + 8}' y='{y + 11}'>{esc(label[:28])}</text></g>")
+        out.append(f"<text class='ended-by' data-by='{esc(who)}' x='{WIDTH - RIGHT + 8}' y='{y + 11}'>{esc(label[:30])}</text></g>")
         previous = a
     out.append("</svg>")
     return "".join(out)
