@@ -89,6 +89,10 @@ class Hangup:
     message: str
     note: str
     by: str = ""
+    raw: bytes = b""
+    """Bytes a real server writes as they are, outside the HTTP framing, before it closes
+    (garbage, a broken chunk): the fault server sends them; in the simulation the client
+    meets only the error they cause (``error``, ``message``)."""
 
 
 Step = Connect | Upload | Idle | Head | Data | Hangup

@@ -3,6 +3,8 @@ streaming and not: what the client sees, how many attempts, and the virtual time
 
 from __future__ import annotations
 
+import itertools
+import json
 from typing import Any
 
 import anthropic
@@ -42,6 +44,32 @@ CASES: list[tuple[pct.Scenario, bool, Any, int, tuple[float, float]]] = [
     (pct.Overloaded(where="stream"), True, anthropic.APIStatusError, 1, (0, 0)),
     (pct.SlowUpload(rate=10, extra_bytes=10_000), False, anthropic.APITimeoutError, 3, (1801, 1802)),
     (pct.DnsFailure(kind="no_resolver", attempts=None), False, anthropic.APIConnectionError, 3, (1, 1.6)),
+    # Scenario catalog 2
+    (pct.LateHeaders(), True, OK, 1, (75, 75)),
+    (pct.LateHeaders(700), True, anthropic.APITimeoutError, 3, (1800.5, 1801.6)),
+    (pct.ConnectionClosed(), True, STACK.RemoteProtocolError, 1, (0, 0)),
+    (pct.ConnectionClosed(), False, OK, 2, (0.3, 0.6)),
+    (pct.PingStall(7200), True, OK, 1, (7200, 7200)),
+    (pct.PingStall(), False, OK, 1, (0, 0)),
+    (pct.SlicedStream(), True, OK, 1, (0.38, 0.39)),
+    (pct.SlicedStream(size=1, newline="\r\n"), True, OK, 1, (2.7, 2.8)),
+    (pct.SlicedStream(size=65536), False, OK, 1, (0, 0)),
+    (pct.MalformedStream(kind="garbage"), False, OK, 2, (0.3, 0.6)),
+    (pct.MalformedStream(kind="garbage", attempts=None), True, anthropic.APIConnectionError, 3, (1, 1.6)),
+    (pct.MalformedStream(kind="empty"), True, OK, 2, (0.3, 0.6)),
+    (pct.MalformedStream(kind="bad_chunk"), True, STACK.RemoteProtocolError, 1, (0, 0)),
+    (pct.MalformedStream(kind="bad_json"), True, json.JSONDecodeError, 1, (0, 0)),
+    (pct.MalformedStream(kind="bad_json"), False, json.JSONDecodeError, 1, (0, 0)),
+    (pct.SlowDownload(), False, OK, 1, (7.9, 8.1)),
+    (pct.SlowDownload(), True, OK, 1, (53.6, 53.7)),
+    (pct.ClientError(400), False, anthropic.BadRequestError, 1, (0, 0)),
+    (pct.ClientError(401), True, anthropic.AuthenticationError, 1, (0, 0)),
+    (pct.ClientError(403), False, anthropic.PermissionDeniedError, 1, (0, 0)),
+    (pct.ClientError(413), True, anthropic.APIStatusError, 1, (0, 0)),
+    (pct.ApiError(), False, OK, 2, (0.3, 0.6)),
+    (pct.ApiError(), True, OK, 2, (0.3, 0.6)),
+    (pct.ApiError(attempts=None), False, anthropic.InternalServerError, 3, (1, 1.6)),
+    (pct.LongGeneration(tokens=100, every_event=True), True, OK, 1, (3.5, 3.5)),
 ]
 
 
@@ -173,3 +201,94 @@ def test_every_catalog_scenario_has_a_fixture_and_a_marker_name() -> None:
         assert hasattr(fixtures, name)
         assert isinstance(pct.scenario_from_spec(name), cls)
         assert (cls.__doc__ or "").strip()
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_sliced_stream_inside_utf8_characters(is_async: bool, newline: str) -> None:
+    """One byte at a time: the pieces split every multi-byte character (and CRLF line
+    endings between their \\r and \\n); the SDK reassembles the text exactly."""
+    text = "héllo wörld, ünïcode ✓ 日本語 🙂"
+    api = pct.FakeApi(text=text)
+    with pct.SimulatedNetwork(pct.SlicedStream(size=1, newline=newline), api=api, seed=1) as network:
+        result = call(network, True, is_async)
+    assert isinstance(result, anthropic.types.Message), result
+    assert result.content[0].text == text  # type: ignore[union-attr]
+    assert any(part.startswith("part of content_block_delta") for part in network.attempts[0].delivered)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_ping_stall_never_hits_the_read_timeout(is_async: bool) -> None:
+    """Pings every 10 s for an hour: a 60 s read timeout never fires, the call hangs."""
+    with pct.SimulatedNetwork(pct.PingStall(3600), seed=1) as network:
+        result = call(network, True, is_async, timeout=60, max_retries=0)
+    assert isinstance(result, anthropic.types.Message), result
+    assert network.elapsed == pytest.approx(3600)
+    assert network.attempts[0].delivered.count("ping") == 361
+
+
+def test_long_generation_every_event_evenly_spaced() -> None:
+    with pct.SimulatedNetwork(pct.LongGeneration(tokens=50, prefill=0, every_event=True), seed=1) as network:
+        result = call(network, True, False)
+    assert isinstance(result, anthropic.types.Message)
+    times = [e.at for e in network.attempts[0].events if e.text in network.attempts[0].delivered]
+    gaps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
+    assert gaps == {0.1}, gaps
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    ("pause", "retries", "outcome", "attempts"),
+    [(3, 0, OK, 2), (4.5, 0, anthropic.APIConnectionError, 2), (4.5, 2, OK, 3), (6, 0, OK, 2)],
+    ids=["reused-in-time", "stale-no-retries", "stale-retried", "expired-by-the-client"],
+)
+def test_stale_connection(is_async: bool, pause: float, retries: int, outcome: Any, attempts: int) -> None:
+    """Two calls ``pause`` s apart on one client: the second reuses the kept-alive
+    connection if it sat idle no longer than the pool's keepalive_expiry (5 s); the server
+    dropped it after 4 s. Over 5 s the client opens a new one and never meets the stale one."""
+    import asyncio
+    import time
+
+    def sync() -> Any:
+        client = anthropic.Anthropic(api_key="sk-test", max_retries=retries)
+        client.messages.create(**REQUEST)
+        time.sleep(pause)
+        return client.messages.create(**REQUEST)
+
+    async def run_async() -> Any:
+        client = anthropic.AsyncAnthropic(api_key="sk-test", max_retries=retries)
+        await client.messages.create(**REQUEST)
+        await asyncio.sleep(pause)
+        return await client.messages.create(**REQUEST)
+
+    with pct.SimulatedNetwork(pct.StaleConnection(), seed=1) as network:
+        try:
+            result = network.run(run_async()) if is_async else sync()
+        except anthropic.APIError as exc:
+            result = exc
+    if outcome is OK:
+        assert isinstance(result, anthropic.types.Message), result
+    else:
+        assert isinstance(result, outcome), repr(result)
+        assert "Server disconnected without sending a response" in str(result.__cause__)
+    assert len(network.attempts) == attempts, network.timeline()
+    second = network.attempts[1]
+    reused = any("reused after" in e.text for e in second.events)
+    assert reused == (pause <= 5), network.timeline()
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_buffering_proxy_holds_the_pings_back(is_async: bool, stream: bool) -> None:
+    """Behind a proxy that holds the response, a stream's pings no longer reach the client:
+    at timeout=60 a 75 s prefill times out before the headers and is retried, streaming
+    or not; at timeout=120 the whole answer comes at once at 75 s."""
+    with pct.SimulatedNetwork(pct.BufferingProxy(), seed=1) as network:
+        result = call(network, stream, is_async, timeout=60, max_retries=1)
+    assert isinstance(result, anthropic.APITimeoutError), result
+    assert [a.error for a in network.attempts] == ["ReadTimeout", "ReadTimeout"]
+    with pct.SimulatedNetwork(pct.BufferingProxy(), seed=1) as network:
+        result = call(network, stream, is_async, timeout=120)
+    assert isinstance(result, anthropic.types.Message), result
+    head = next(e.at for e in network.attempts[0].events if e.text.startswith("response headers"))
+    assert head == network.elapsed == 75

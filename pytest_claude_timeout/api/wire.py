@@ -6,8 +6,10 @@ The shapes follow the Messages API as the SDKs parse it.
 
 from __future__ import annotations
 
+import email.utils
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 Headers = tuple[tuple[str, str], ...]
@@ -139,3 +141,26 @@ def error_event(kind: str, text: str) -> bytes:
 
 def error_headers(request_id: str, body: bytes, extra: Mapping[str, str] = {}) -> Headers:
     return api_headers(request_id, "application/json", {"content-length": str(len(body)), **extra})
+
+
+def retry_after_seconds(headers: Headers, now: datetime) -> float | None:
+    """The wait a response asks for before a retry, in seconds, read as the SDKs read it:
+    ``retry-after-ms``, else ``retry-after`` as seconds, else as an HTTP date against
+    ``now``; ``None`` when it asks for none (or for nothing positive)."""
+    found = {k.lower(): v for k, v in headers}
+    for name, factor in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = found.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * factor
+        except ValueError:
+            if name == "retry-after-ms":
+                continue
+            try:
+                seconds = (email.utils.parsedate_to_datetime(value) - now).total_seconds()
+            except (TypeError, ValueError):
+                continue
+        if seconds > 0:
+            return seconds
+    return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import http
 import random
 import threading
@@ -26,14 +27,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..api.fake import ApiRequest, FakeApi, is_messages_call
+from ..api.wire import retry_after_seconds
 from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
-from ..exchange import Head, Step, Yielded, play
+from ..exchange import Connect, Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..scenarios.base import Responder
 from ..transports import aiohttp_mock, guard
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
-from .timeline import Attempt, Timeouts, render
+from .connections import Connections
+from .timeline import CURRENT_CALL, Attempt, Timeouts, render
 
 if TYPE_CHECKING:
     import httpx
@@ -71,6 +74,9 @@ class SimulatedNetwork:
         self.active = False
         self._streams = 0
         self._pools = _Pools()
+        self._connections = Connections()
+        self.call_reports: list[Any] = []
+        """The reports of ``calls.run_calls`` on this network (the HTML report's chaos panel)."""
         for scenario in scenarios:
             self.add(scenario)
         self.allow(*allow)
@@ -161,7 +167,7 @@ class SimulatedNetwork:
 
     # -- serving (called by the transport) ------------------------------------------------
     def _begin(
-        self, request: httpx.Request, core: str, *, sync: bool, answer: Responder | None = None
+        self, request: httpx.Request, core: str, *, sync: bool, pool: Any = None, answer: Responder | None = None
     ) -> tuple[Attempt, Iterator[Yielded]]:
         attempt, steps = self.begin(
             request.method,
@@ -170,19 +176,28 @@ class SimulatedNetwork:
             request.headers.get("x-stainless-retry-count"),
             Timeouts.from_extensions(request.extensions),
             answer,
+            pool,
         )
         core_module = transport.core_module(core)
         return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
 
     def begin(
-        self, method: str, url: str, content: bytes, retry: str | None, timeouts: Timeouts, answer: Responder | None = None
+        self,
+        method: str,
+        url: str,
+        content: bytes,
+        retry: str | None,
+        timeouts: Timeouts,
+        answer: Responder | None = None,
+        pool: Any = None,
     ) -> tuple[Attempt, list[Step]]:
         """Record a new attempt and shape its exchange: the steps the far side plays.
 
         Called by every transport (httpcore's pools, aiohttp's connector) with the request
         as it would go on the wire; raises ``UnhandledRequest`` for what is not served.
         ``answer``: what the healthy API answers instead of the fake API (a test's own
-        mocked response), before the scenarios shape it."""
+        mocked response), before the scenarios shape it; ``pool``: the client's connection
+        pool (keep-alive), when the transport knows it."""
         parts = urllib.parse.urlsplit(url)
         path, host = parts.path, parts.hostname or ""
         now = self.clock.now()
@@ -213,19 +228,29 @@ class SimulatedNetwork:
             retry_count=int(retry) if retry and retry.isdigit() else None,
             timeouts=timeouts,
             start=now,
+            request_digest=hashlib.sha1(f"{method} {url} ".encode() + content).hexdigest()[:16],
+            call=CURRENT_CALL.get(),
         )
         self.attempts.append(attempt)
         attempt.event(now, "request sent", "sent")
+        origin = f"{parts.scheme}://{host}:{parts.port}"
+        checkout = self._connections.checkout(pool, origin, attempt.number, now)
+        if checkout.reused_after is not None:
+            attempt.event(now, f"on connection {checkout.connection.number}, reused after {checkout.reused_after:.3f} s idle", "connection")
         ctx = AttemptContext(
             attempt.number,
             self._streams if api_request.stream else 0,
             api_request,
             host,
             self.clock.datetime(),
+            reused_after=checkout.reused_after,
         )
         if answer is not None:
             attempt.event(now, "answered by the test's own mock of the Messages API")
-        return attempt, shape(answer or self.api, self.scenarios, api_request, ctx)
+        steps = shape(answer or self.api, self.scenarios, api_request, ctx)
+        if checkout.reused_after is not None:
+            steps = [s for s in steps if not isinstance(s, Connect)]  # no handshake on a kept-alive connection
+        return attempt, steps
 
     @contextlib.contextmanager
     def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:
@@ -245,30 +270,36 @@ class SimulatedNetwork:
             if attempt.finished:
                 gen.close()  # type: ignore[attr-defined]
                 self._pools.release(attempt)
+                reusable = attempt.phase == "done" and attempt.error is None
+                self._connections.release(attempt.number, self.clock.now(), reusable=reusable)
+
+    def _respond(self, core: str, attempt: Attempt, head: Head, gen: Iterator[Yielded]) -> Any:
+        attempt.retry_after = retry_after_seconds(head.headers, self.clock.datetime())
+        return _response(core, head, _Body(self, attempt, gen))
 
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
     def handle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
         self.clock.participate()
-        attempt, gen = self._begin(request, core, sync=True, answer=answer)
+        attempt, gen = self._begin(request, core, sync=True, pool=pool, answer=answer)
         self._pools.acquire_sync(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 self.clock.sleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
         require_virtual_loop(f"{request.method} {request.url}")
-        attempt, gen = self._begin(request, core, sync=False, answer=answer)
+        attempt, gen = self._begin(request, core, sync=False, pool=pool, answer=answer)
         await self._pools.acquire(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
                 if isinstance(item, Head):
-                    return _response(core, item, _Body(self, attempt, gen))
+                    return self._respond(core, attempt, item, gen)
                 assert isinstance(item, float)
                 await self.clock.asleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
@@ -304,6 +335,7 @@ class _Body:
             self.attempt.finish(now, f"closed by the client after {parts} body part(s)", phase="body")
         self.gen.close()  # type: ignore[attr-defined]
         self.network._pools.release(self.attempt)
+        self.network._connections.release(self.attempt.number, self.network.clock.now(), reusable=False)
 
     async def aclose(self) -> None:
         self.close()

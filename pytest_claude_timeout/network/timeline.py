@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+CURRENT_CALL: ContextVar[int | None] = ContextVar("pytest_claude_timeout_call", default=None)
+"""The number of the call being made (set by ``calls.run_calls``; each attempt records it)."""
+
+PART_JOIN = " + "
+"""Joins the labels of the events one body part completes (a coalesced or re-sliced stream)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,18 @@ class Attempt:
     deadlines: dict[str, float] = field(default_factory=dict)
     """When each timeout (``connect``, ``read``) would fire for the wait in progress: the
     last time the client armed it (a read timeout restarts at every byte received)."""
+    request_digest: str | None = None
+    """A digest of the request (method, URL, body): the same request sent again (a retry,
+    by the SDK or by the caller's own loop) has the same digest."""
+    call: int | None = None
+    """The call this attempt belongs to, when the calls are counted (``calls.run_calls``)."""
+    retry_after: float | None = None
+    """The wait the response asked for before a retry (``retry-after-ms``, ``retry-after``
+    in seconds or as an HTTP date), in seconds; ``None``: it asked for none."""
+
+    def received(self, label: str) -> bool:
+        """Whether a body part completing ``label`` (an SSE event name ...) was delivered."""
+        return any(label in part.split(PART_JOIN) for part in self.delivered)
 
     @property
     def elapsed(self) -> float | None:
@@ -140,6 +159,7 @@ class Attempt:
             "outcome": self.outcome,
             "cancelled": self.cancelled,
             "delivered": list(self.delivered),
+            "retry_after": self.retry_after,
             "events": [{"at": e.at, "text": e.text, "kind": e.kind, "by": e.by} for e in self.events],
             "phases": [{"name": p.name, "start": p.start, "end": p.end} for p in self.phases],
             "deadlines": dict(self.deadlines),

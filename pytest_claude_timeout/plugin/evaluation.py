@@ -67,6 +67,7 @@ def evaluate(
 
     verdict = judge(spec, exc, elapsed, network.attempts)
     verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)
+    verdict.diagnosis += [f"{f.kind}: {f.text}" for f in verdict.grades]
     record: dict[str, Any] = jsonable(
         {
             "nodeid": nodeid,
@@ -84,11 +85,16 @@ def evaluate(
             "exception": verdict.exception,
             "raised_at": raised_at(exc) if exc is not None else None,
             "diagnosis": verdict.diagnosis,
+            "grades": [{"grade": f.grade, "kind": f.kind, "text": f.text} for f in verdict.grades],
             "attempts": [a.as_dict() for a in network.attempts],
             "refused": list(network.refused),
             "sdk": stack_info(),
         }
     )
+    if network.call_reports:
+        from ..network.calls import summary
+
+        record["chaos"] = summary(network.call_reports)
     return record, None if verdict.passed else failure_text(record, network.timeline())
 
 

@@ -1,4 +1,4 @@
-"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None, envelope=None)``: reading and
+"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None, envelope=None, grade=None)``: reading and
 checking its arguments, and the ids of the items it makes. No pytest hooks here."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..scenarios import Scenario, ScenarioError, scenario_from_spec
+from .grading import Grading, GradingError
 
 MARKER = "claude_timeout"
 SCENARIO_FIXTURE = "claude_timeout_scenario"
@@ -32,6 +33,8 @@ class MarkerSpec:
     envelope: dict[str, float] | None = None
     """Search each scenario's survival envelope: the range (``low``, ``high``) and
     ``resolution`` to search with (empty: the defaults)."""
+    grade: Grading | None = None
+    """How the client's retrying is graded (``grade=``; see ``grading``)."""
 
     def labels(self) -> list[str]:
         """One short, distinct label per scenario (``proxy_cutoff-30s``): the column of the
@@ -71,9 +74,11 @@ def _plain(value: Any) -> str:
 
 def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> MarkerSpec:
     """Turn the marker's arguments into a spec, or raise :class:`MarkerError`."""
-    unknown = sorted(set(kwargs) - {"budget", "expect", "envelope"})
+    unknown = sorted(set(kwargs) - {"budget", "expect", "envelope", "grade"})
     if unknown:
-        raise MarkerError(f"unknown keyword argument(s) {unknown}; the marker takes budget=, expect= and envelope=")
+        raise MarkerError(
+            f"unknown keyword argument(s) {unknown}; the marker takes budget=, expect=, envelope= and grade="
+        )
     specs: Sequence[Any] = args or STANDARD_SCENARIOS
     scenarios = []
     for spec in specs:
@@ -81,9 +86,23 @@ def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> MarkerSpec:
             scenarios.append(scenario_from_spec(spec))
         except ScenarioError as exc:
             raise MarkerError(f"bad scenario {spec!r}: {exc}") from None
+    budget = _budget(kwargs.get("budget"))
     return MarkerSpec(
-        tuple(scenarios), _budget(kwargs.get("budget")), _expect(kwargs.get("expect")), _envelope(kwargs.get("envelope"))
+        tuple(scenarios), budget, _expect(kwargs.get("expect")), _envelope(kwargs.get("envelope")),
+        _grade(kwargs.get("grade"), budget),
     )
+
+
+def _grade(value: Any, budget: float | None) -> Grading | None:
+    try:
+        grading = Grading.parse(value)
+    except (GradingError, TypeError) as exc:
+        raise MarkerError(f"grade=: {exc}") from None
+    if grading is not None and grading.checks == ("no_deadline",) and grading.deadline is None and budget is None:
+        raise MarkerError(
+            "grade='no_deadline' needs a deadline: give the marker budget=, or grade={'checks': 'no_deadline', 'deadline': ...}"
+        )
+    return grading
 
 
 ENVELOPE_KEYS = ("low", "high", "resolution")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import HorizonExceeded
 from ..network.timeline import Attempt
+from .grading import Finding, grade
 from .marker import MarkerSpec, expect_names, type_name
 
 RAW_STACK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2")
@@ -25,11 +26,14 @@ class Verdict:
     kind: str
     """``survived`` or ``raised as expected`` (passed); ``exception escaped``, ``wrong
     exception``, ``raw HTTP error``, ``no exception``, ``assertion failed``, ``silent data
-    loss``, ``budget exceeded`` or ``horizon`` (failed)."""
+    loss``, ``budget exceeded`` or ``horizon`` (failed); with ``grade=``, a passing run fails
+    as ``retry storm``, ``retry-after ignored``, ``non-retryable retried`` or ``no deadline``."""
     reason: str
     elapsed: float
     exception: str | None = None
     diagnosis: list[str] = field(default_factory=list)
+    grades: list[Finding] = field(default_factory=list)
+    """What grading the client's retrying found (only with ``grade=``)."""
 
 
 def is_raw_stack_error(exc: BaseException) -> bool:
@@ -69,7 +73,7 @@ def truncated_stream(attempts: Sequence[Attempt]) -> Attempt | None:
     """The last streaming attempt, when it ended cleanly without ``message_stop``."""
     streams = [a for a in attempts if a.stream]
     last = streams[-1] if streams else None
-    if last is not None and last.phase == "done" and last.status == 200 and "message_stop" not in last.delivered:
+    if last is not None and last.phase == "done" and last.status == 200 and not last.received("message_stop"):
         return last
     return None
 
@@ -130,6 +134,12 @@ def judge(
             elapsed,
             shown,
         )
+    if spec.grade is not None:
+        findings = grade(attempts, spec.grade, spec.budget)
+        if verdict.passed and findings:
+            reason = f"the client's retrying is graded {findings[0].kind}: {findings[0].text}"
+            verdict = Verdict(False, findings[0].kind, reason, elapsed, shown)
+        verdict.grades = findings
     return verdict
 
 
@@ -265,7 +275,7 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
             "restart the stream."
         )
 
-    if exc is not None and getattr(exc, "status_code", None) == 200 and any("error" in a.delivered for a in attempts):
+    if exc is not None and getattr(exc, "status_code", None) == 200 and any(a.received("error") for a in attempts):
         lines.append(
             "an error event arrived inside the stream: the SDK raised it from the iteration as "
             "APIStatusError with status 200 and does not retry it; catch it and retry the call."

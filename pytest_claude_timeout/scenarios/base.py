@@ -19,12 +19,15 @@ from typing import Any, ClassVar, Protocol
 from ..api import wire
 from ..api.fake import ApiRequest, FakeApi
 from ..exchange import (
+    INCOMPLETE_CHUNKED,
     Connect,
     Data,
+    Head,
     Idle,
     Step,
     head_index,
 )
+from ..network.timeline import PART_JOIN
 
 SERVER, PATH, CLIENT_NETWORK = 0, 1, 2
 
@@ -41,6 +44,9 @@ class AttemptContext:
     host: str
     at: datetime
     """The (virtual) wall-clock moment the request was sent, e.g. for ``retry-after`` dates."""
+    reused_after: float | None = None
+    """The request goes out on a kept-alive connection that sat idle this long (seconds);
+    ``None``: on a new connection."""
 
 
 class ScenarioError(ValueError):
@@ -187,6 +193,59 @@ def _split_body(steps: list[Step]) -> list[Step]:
     assert isinstance(body, Data)
     half = len(body.payload) // 2
     return [*steps[: at - 1], Data(body.payload[:half], "message (first half)"), Data(body.payload[half:], "message (rest)"), *steps[at:]]
+
+
+def error_response(status: int, kind: str, message: str, ctx: AttemptContext, extra: Mapping[str, str] = {}) -> list[Step]:
+    """The API's JSON error response (``{"type": "error", "error": {...}}``) for one attempt."""
+    body = wire.error_body(kind, message)
+    headers = wire.error_headers(f"req_sim_{ctx.number:06d}", body, extra)
+    return [Head(status, headers, f"({kind})"), Data(body, "error body")]
+
+
+def incomplete_body(sent: list[Step]) -> str:
+    """httpcore's message when the peer closes (FIN) before the body's end, given the steps
+    sent so far: a chunked body misses its final chunk, a sized one some bytes."""
+    head = next((s for s in sent if isinstance(s, Head)), None)
+    length = dict(head.headers).get("content-length") if head is not None else None
+    if length is None:
+        return INCOMPLETE_CHUNKED
+    received = sum(len(s.payload) for s in sent if isinstance(s, Data))
+    return f"peer closed connection without sending complete message body (received {received} bytes, expected {length})"
+
+
+def reslice(steps: list[Step], size: int, gap: float = 0.0, note: str = "next slice") -> list[Step]:
+    """The body cut into pieces of ``size`` bytes, whatever the event boundaries: each run
+    of body parts sent together (no silence between them) is joined and cut again, with
+    ``gap`` seconds between the pieces. A piece is labelled with the events it completes
+    (joined by :data:`PART_JOIN`), or ``part of <event>`` when it completes none."""
+    out: list[Step] = []
+    run: list[Data] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        payload = b"".join(d.payload for d in run)
+        ends, at = [], 0
+        for d in run:
+            at += len(d.payload)
+            ends.append((at, d.label))
+        for start in range(0, len(payload), size):
+            stop = min(start + size, len(payload))
+            done = [label for end, label in ends if start < end <= stop]
+            current = next(label for end, label in ends if end > start)
+            if out and gap > 0 and isinstance(out[-1], Data):
+                out.append(Idle(gap, note))
+            out.append(Data(payload[start:stop], PART_JOIN.join(done) if done else f"part of {current}"))
+        run.clear()
+
+    for step in steps:
+        if isinstance(step, Data):
+            run.append(step)
+            continue
+        flush()
+        out.append(step)
+    flush()
+    return out
 
 
 class Responder(Protocol):

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from ..exchange import (
     Connect,
+    Data,
     Hangup,
     Idle,
     Step,
@@ -23,6 +24,7 @@ from .base import (
     ScenarioError,
     _applies,
     _check_count,
+    reslice,
 )
 from .service import SlowPrefill
 
@@ -118,6 +120,41 @@ class ServerDisconnect(ConnectTimeout):
 
 
 @dataclass
+class StaleConnection(Scenario):
+    """The server (or a proxy, a NAT on the way) drops kept-alive connections idle longer
+    than ``idle`` seconds, and the client does not learn it before it sends the next request
+    on one: the request is answered by a close, "Server disconnected without sending a
+    response." (``RemoteProtocolError``), which the SDK wraps and retries on a new
+    connection (field report: openai/openai-python#371).
+
+    It needs a connection the client really reuses: the network keeps each pool's
+    connections as httpcore does, and the client reuses one only if it sat idle no longer
+    than its pool's ``keepalive_expiry`` (5 s by default in httpx and httpx2), so the
+    default 4 s stands for a server whose keep-alive timeout undercuts the client's
+    (Node.js's and uvicorn's default is 5 s); a 60 to 75 s one bites only clients that keep
+    connections longer (``httpx.Limits(keepalive_expiry=...)``). A close the client has
+    received before it reuses the connection (a FIN) is noticed (httpcore checks the
+    socket), and that connection is not reused: what this models is the close it cannot see
+    in time (racing the request, or silent at a middlebox). The client's side is measured;
+    where the close comes from, assumed."""
+
+    name: ClassVar[str] = "stale_connection"
+    main: ClassVar[str] = "idle"
+    layer: ClassVar[int] = SERVER
+
+    idle: float = 4.0
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("idle",)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if ctx.reused_after is None or ctx.reused_after <= self.idle:
+            return steps
+        note = f"the server had dropped the connection (idle {ctx.reused_after:g} s > {self.idle:g} s)"
+        return [Hangup("RemoteProtocolError", "Server disconnected without sending a response.", note)]
+
+
+@dataclass
 class SlowUpload(Scenario):
     """The request body goes up a slow uplink at ``rate`` bytes/s (plus ``extra_bytes``, to
     stand for a larger prompt). The stack's write returns once the body is buffered, so the
@@ -141,6 +178,37 @@ class SlowUpload(Scenario):
         size = ctx.request.size + self.extra_bytes
         at = next((i for i, s in enumerate(steps) if not isinstance(s, Connect)), len(steps))
         return [*steps[:at], Upload(size / self.rate, f"uploading {size} bytes at {self.rate:g} B/s"), *steps[at:]]
+
+
+@dataclass
+class SlowDownload(Scenario):
+    """The response body comes down a slow link at ``rate`` bytes/s (Toxiproxy's
+    ``bandwidth``): it arrives in pieces of a tenth of a second's worth, so bytes keep
+    coming and no read timeout fires (the read timeout bounds each silence, not the whole
+    body); the call just takes ``size / rate`` seconds longer. Only a deadline over the
+    whole call (or the test's budget) notices. Assumed (a link's bandwidth), the client's
+    side measured."""
+
+    name: ClassVar[str] = "slow_download"
+    main: ClassVar[str] = "rate"
+    layer: ClassVar[int] = CLIENT_NETWORK
+
+    rate: float = 50.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 < self.rate < math.inf:
+            raise ScenarioError(f"{self.name}: rate must be a positive number of bytes per second, not {self.rate!r}")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        piece = max(1, int(self.rate / 10))
+        sliced = reslice(steps, piece)
+        out: list[Step] = []
+        for step in sliced:
+            if isinstance(step, Data):
+                out.append(Idle(len(step.payload) / self.rate, f"downloading at {self.rate:g} B/s"))
+            out.append(step)
+        return out
 
 
 @dataclass

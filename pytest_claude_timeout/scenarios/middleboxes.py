@@ -3,6 +3,7 @@ connections and answer with their own error pages."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,11 +17,15 @@ from ..exchange import (
     Step,
     merge_idles,
 )
+from ..network.timeline import PART_JOIN
 from .base import (
     PATH,
     AttemptContext,
     Scenario,
+    ScenarioError,
     delay_first_byte,
+    incomplete_body,
+    reslice,
 )
 
 
@@ -97,12 +102,7 @@ def _proxy_gives_up(sent: list[Step], head: Head | None, status: int, server: st
     which the client reads as an incomplete body (httpcore's message for either framing)."""
     if head is None:
         return error_page(status, server)
-    length = dict(head.headers).get("content-length")
-    message = INCOMPLETE_CHUNKED
-    if length is not None:
-        received = sum(len(s.payload) for s in sent if isinstance(s, Data))
-        message = f"peer closed connection without sending complete message body (received {received} bytes, expected {length})"
-    return [Hangup("RemoteProtocolError", message, note, "proxy")]
+    return [Hangup("RemoteProtocolError", incomplete_body(sent), note, "proxy")]
 
 
 @dataclass
@@ -167,3 +167,103 @@ class GcpLoadBalancer(Scenario):
                 elapsed += step.seconds
             out.append(step)
         return out
+
+
+@dataclass
+class SlicedStream(Scenario):
+    """The body arrives cut at arbitrary byte boundaries, ``size`` bytes at a time, ``gap``
+    seconds apart, whatever the event boundaries (a proxy or a TCP path that re-segments;
+    Toxiproxy's ``slicer``): inside an event, inside a multi-byte UTF-8 character (give the
+    fake API a non-ASCII text), between ``\\r`` and ``\\n`` (``newline="\\r\\n"``: the server
+    ends SSE lines with CRLF, which the SSE format allows). A large ``size`` coalesces many
+    events into one piece. A correct client reassembles them: the SDK's SSE decoder does
+    (measured). Assumed (how a path re-segments); the client's side measured."""
+
+    name: ClassVar[str] = "sliced_stream"
+    main: ClassVar[str] = "size"
+    layer: ClassVar[int] = PATH
+
+    size: int = 7
+    gap: float = 0.001
+    newline: str = "\n"
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("gap",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ScenarioError(f"{self.name}: size must be a whole number of bytes >= 1, not {self.size!r}")
+        if self.newline not in ("\n", "\r\n", "\r"):
+            raise ScenarioError(f"{self.name}: newline must be '\\n', '\\r\\n' or '\\r', not {self.newline!r}")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if ctx.request.stream and self.newline != "\n":
+            ending = self.newline.encode()
+            steps = [Data(s.payload.replace(b"\n", ending), s.label) if isinstance(s, Data) else s for s in steps]
+        return reslice(steps, self.size, self.gap, "next slice")
+
+
+@dataclass
+class BufferingProxy(Scenario):
+    """A proxy that holds the response back until ``buffer`` bytes have come through or the
+    upstream has finished, then passes it on at once, headers included: nginx with ``gzip``
+    on for ``text/event-stream`` (measured: nginx 1.22 sends the response headers only with
+    its first compressed output, at the end of a short stream), a TLS-inspecting proxy or
+    an antivirus that scans whole responses (assumed). The API's pings no longer reach the
+    client, so they no longer keep its read timeout alive: a slow prefill looks like one
+    long silence before the headers, a read timeout shorter than it fires, and the SDK
+    retries it (``APITimeoutError``). The upstream takes ``upstream`` seconds before its
+    first token, pinging every ``ping_interval`` seconds (as ``proxy_cutoff``).
+
+    Measured too: nginx's ``proxy_buffering on`` alone (its default) does not hold small
+    events back from a client that reads them at once; every event is passed on as it
+    arrives, so it is not what this scenario models (field report: BerriAI/litellm#29557)."""
+
+    name: ClassVar[str] = "buffering_proxy"
+    main: ClassVar[str] = "upstream"
+    layer: ClassVar[int] = PATH
+
+    upstream: float = 75.0
+    ping_interval: float | None = 10.0
+    buffer: int = 65536
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("upstream", "ping_interval")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.buffer, bool) or not isinstance(self.buffer, int) or self.buffer < 1:
+            raise ScenarioError(f"{self.name}: buffer must be a whole number of bytes >= 1, not {self.buffer!r}")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        steps = delay_first_byte(steps, self.upstream, self.ping_interval, "upstream working")
+        out: list[Step] = []
+        held: list[Step] = []
+        waited = 0.0
+        size = 0
+        for step in merge_idles(steps):
+            if isinstance(step, Idle):
+                waited += step.seconds
+                continue
+            if isinstance(step, Hangup):
+                break
+            held.append(step)
+            size += len(step.payload) if isinstance(step, Data) else 0
+            if size >= self.buffer:
+                out += _release(held, waited, self.buffer)
+                held, waited, size = [], 0.0, 0
+        else:
+            return out + _release(held, waited, self.buffer)
+        return out + _release(held, waited, self.buffer) + [step]
+
+
+def _release(held: list[Step], waited: float, buffer: int) -> list[Step]:
+    """What the proxy sends when it lets go: the silence it caused, then what it held."""
+    note = f"proxy holding the response (buffer {buffer} bytes)"
+    parts = [s for s in held if isinstance(s, Data)]
+    out: list[Step] = [Idle(waited, note, "proxy")] if waited > 0 else []
+    out += [dataclasses.replace(s, by="proxy") for s in held if isinstance(s, Head)]
+    if parts:
+        out.append(Data(b"".join(p.payload for p in parts), PART_JOIN.join(p.label for p in parts)))
+    return out

@@ -9,6 +9,7 @@ from .base import (
     Scenario,
     ScenarioError,
 )
+from .chaos import Chaos
 from .client_network import (
     ConnectionRefused,
     ConnectTimeout,
@@ -16,20 +17,26 @@ from .client_network import (
     ForceFailure,
     PoolExhaustion,
     ServerDisconnect,
+    SlowDownload,
     SlowUpload,
+    StaleConnection,
 )
-from .middleboxes import AwsAlb, Cloudflare, GcpLoadBalancer, ProxyCutoff
+from .middleboxes import AwsAlb, BufferingProxy, Cloudflare, GcpLoadBalancer, ProxyCutoff, SlicedStream
 from .service import (
+    ConnectionClosed,
     ConnectionReset,
+    LateHeaders,
     LongGeneration,
     LongSilence,
     Overloaded,
+    PingStall,
     RateLimited,
     RetryAfterExtreme,
     SlowPrefill,
     StalledStream,
     TruncatedStream,
 )
+from .service_errors import ApiError, ClientError, MalformedStream
 
 SCENARIOS: dict[str, type[Scenario]] = {
     cls.name: cls
@@ -37,7 +44,8 @@ SCENARIOS: dict[str, type[Scenario]] = {
         SlowPrefill, StalledStream, ProxyCutoff, DnsFailure, LongGeneration, AwsAlb, Cloudflare,
         GcpLoadBalancer, ConnectTimeout, ConnectionRefused, ServerDisconnect, ConnectionReset,
         TruncatedStream, LongSilence, RateLimited, RetryAfterExtreme, Overloaded, SlowUpload, ForceFailure,
-        PoolExhaustion,
+        PoolExhaustion, LateHeaders, ConnectionClosed, PingStall, SlicedStream, MalformedStream, SlowDownload,
+        ClientError, ApiError, BufferingProxy, StaleConnection, Chaos,
     )
 }
 """Every scenario by its name: the fixture names and the marker's scenario names."""
@@ -55,6 +63,8 @@ def scenario_from_spec(spec: str | Scenario) -> Scenario:
         raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
     if not value:
         return cls()
+    if isinstance(getattr(cls, cls.main, None), str):  # a named kind: "malformed_stream:garbage"
+        return cls.from_param({cls.main: value.strip()})
     try:
         number: float = int(value) if value.strip().isdigit() else float(value)
     except ValueError:

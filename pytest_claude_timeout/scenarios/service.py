@@ -18,12 +18,13 @@ from ..api import wire
 from ..exchange import (
     Data,
     Hangup,
-    Head,
     Idle,
     Step,
+    head_index,
 )
 from .base import (
     CLIENT_NETWORK,
+    SERVER,
     AttemptContext,
     Scenario,
     ScenarioError,
@@ -33,6 +34,8 @@ from .base import (
     _check_count,
     _split_body,
     delay_first_byte,
+    error_response,
+    incomplete_body,
 )
 
 
@@ -55,6 +58,77 @@ class SlowPrefill(Scenario):
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
         return delay_first_byte(steps, self.seconds, self.ping_interval, "prefill")
+
+
+@dataclass
+class LateHeaders(Scenario):
+    """The response headers come only with the first byte of the answer, ``seconds`` after
+    the request, with no pings before them: a gateway that holds the headers until the
+    upstream's first byte. A stream then waits like a non-streaming call: a read timeout
+    shorter than ``seconds`` fires before the headers, so the SDK gets ``APITimeoutError``
+    and retries it (measured over real sockets; behind nginx, a 504 on each attempt).
+    A scenario of its own, not a parameter of ``slow_prefill``, which is the API's own
+    behaviour (headers at once, then pings)."""
+
+    name: ClassVar[str] = "late_headers"
+    main: ClassVar[str] = "seconds"
+
+    seconds: float = 75.0
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("seconds",)
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        at = head_index(steps)
+        if at is None or self.seconds <= 0:
+            return steps
+        return [*steps[:at], Idle(self.seconds, "response headers held back"), *steps[at:]]
+
+
+@dataclass
+class PingStall(Scenario):
+    """A stream sends its opening events (and ``deltas`` text deltas), then nothing but
+    ``ping`` events every ``ping_interval`` seconds for ``seconds``, then the rest. The SDK
+    drops pings, but their bytes reset the read timeout, so no read timeout ever fires: the
+    call hangs as long as the pings go on (field report: langchain-ai/langchain#36964; the
+    client's behaviour is measured, the server's assumed). Only a deadline over the whole
+    call ends it. Every streaming attempt (``attempts``: the first N); non-streaming calls
+    are not affected."""
+
+    name: ClassVar[str] = "ping_stall"
+    main: ClassVar[str] = "seconds"
+
+    seconds: float = 3600.0
+    ping_interval: float = 10.0
+    deltas: int = 0
+    attempts: int | None = None
+
+    def _durations(self) -> tuple[str, ...]:
+        return ("seconds", "ping_interval")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "deltas", self.deltas, minimum=0)
+        _check_count(self, "attempts", self.attempts, minimum=1)
+        if not self.ping_interval > 0 or math.isinf(self.ping_interval):
+            raise ScenarioError(f"{self.name}: ping_interval must be a positive, finite number of seconds")
+        if math.isinf(self.seconds):
+            raise ScenarioError(f"{self.name}: seconds must be finite (a ping every {self.ping_interval:g} s)")
+
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+        if not ctx.request.stream or not _applies(self.attempts, ctx.stream_number):
+            return steps
+        at = _after_deltas(steps, self.deltas)
+        if at is None:
+            return steps
+        pings: list[Step] = []
+        elapsed = 0.0
+        while elapsed + self.ping_interval <= self.seconds:
+            pings += [Idle(self.ping_interval, "only pings"), Data(wire.PING, "ping")]
+            elapsed += self.ping_interval
+        if self.seconds > elapsed:
+            pings.append(Idle(self.seconds - elapsed, "only pings"))
+        return [*steps[:at], *pings, *steps[at:]]
 
 
 @dataclass
@@ -99,7 +173,9 @@ class LongGeneration(Scenario):
     Non-streaming: nothing arrives until the whole answer is done (4,000 tokens at 50/s:
     81 s, past a 60 s read timeout). Streaming: deltas arrive as they are generated, so the
     read timeout only bounds the gap between two deltas. (Documented: the API streams
-    deltas as generated; rates vary by model.)
+    deltas as generated; rates vary by model.) ``every_event=True`` spaces every event of
+    the stream evenly (``message_start``, ``ping``, ``message_stop`` ... too: one gap of
+    ``tokens_per_delta / rate`` before each), not only the text deltas.
     """
 
     name: ClassVar[str] = "long_generation"
@@ -109,6 +185,7 @@ class LongGeneration(Scenario):
     rate: float = 50.0
     prefill: float = 1.0
     tokens_per_delta: int = 5
+    every_event: bool = False
 
     def _durations(self) -> tuple[str, ...]:
         return ("prefill",)
@@ -133,7 +210,15 @@ class LongGeneration(Scenario):
         generated: list[Step] = []
         for i in range(count):
             generated += [Idle(gap, "generating"), Data(wire.text_delta(words[i % len(words)]), "content_block_delta")]
-        return [*steps[: deltas[0]], *generated, *steps[deltas[-1] + 1 :]]
+        steps = [*steps[: deltas[0]], *generated, *steps[deltas[-1] + 1 :]]
+        if not self.every_event:
+            return steps
+        spaced: list[Step] = []
+        for step in steps:
+            if isinstance(step, Data) and not (spaced and isinstance(spaced[-1], Idle)):
+                spaced.append(Idle(gap, "generating"))
+            spaced.append(step)
+        return spaced
 
 
 @dataclass
@@ -164,7 +249,26 @@ class ConnectionReset(Scenario):
             at = _after_deltas(steps, self.deltas)
         if at is None:
             return steps
-        return [*steps[:at], Hangup("ReadError", "[Errno 104] Connection reset by peer", "connection reset by peer (RST)")]
+        return [*steps[:at], self.hangup(steps[:at])]
+
+    def hangup(self, sent: list[Step]) -> Hangup:
+        return Hangup("ReadError", "[Errno 104] Connection reset by peer", "connection reset by peer (RST)")
+
+
+@dataclass
+class ConnectionClosed(ConnectionReset):
+    """The server closes the connection cleanly (FIN) mid-body, after ``deltas`` text deltas
+    (half of a plain body), without the final chunk: an upstream that crashes. A stream
+    raises the raw ``RemoteProtocolError`` ("peer closed connection without sending complete
+    message body") at once, after the text received so far, and the SDK does not retry it;
+    a plain call is retried. (``connection_reset`` is an RST; ``truncated_stream`` sends
+    the final chunk.) Only the first ``attempts`` attempts (``None``: all). Measured."""
+
+    name: ClassVar[str] = "connection_closed"
+    layer: ClassVar[int] = SERVER
+
+    def hangup(self, sent: list[Step]) -> Hangup:
+        return Hangup("RemoteProtocolError", incomplete_body(sent), "server closed the connection (FIN) mid-body")
 
 
 @dataclass
@@ -242,9 +346,8 @@ class RateLimited(Scenario):
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
-        body = wire.error_body(self.error_type, "This request would exceed the rate limit for your organization.")
-        headers = wire.error_headers(f"req_sim_{ctx.number:06d}", body, self.headers(ctx))
-        return [Head(self.status, headers, f"({self.error_type})"), Data(body, "error body")]
+        message = "This request would exceed the rate limit for your organization."
+        return error_response(self.status, self.error_type, message, ctx, self.headers(ctx))
 
 
 @dataclass
@@ -287,5 +390,4 @@ class Overloaded(Scenario):
                 return steps
             at = _after_deltas(steps, self.deltas)
             return steps if at is None else [*steps[:at], Data(wire.error_event("overloaded_error", "Overloaded"), "error")]
-        body = wire.error_body("overloaded_error", "Overloaded")
-        return [Head(529, wire.error_headers(f"req_sim_{ctx.number:06d}", body), "(overloaded_error)"), Data(body, "error body")]
+        return error_response(529, "overloaded_error", "Overloaded", ctx)

@@ -66,6 +66,8 @@ class Incoming:
     received: float
     """Real time (``time.monotonic``) of the request's first byte."""
     attempt: Attempt | None = field(default=None)
+    idle: float | None = None
+    """Real seconds the connection sat idle before this request (``None``: its first)."""
 
 
 def scale_headers(headers: Headers, time_scale: float, sent_at: datetime, now: datetime) -> Headers:
@@ -113,6 +115,8 @@ class Connection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.current: Incoming | None = None
         """The request being served (from its head on)."""
+        self.idle_since: float | None = None
+        """Real time (``time.monotonic``) the last response on this connection ended."""
 
     # -- waiting ---------------------------------------------------------------------------
     def wait(self, until: float, *, watch: bool = True) -> None:
@@ -210,11 +214,14 @@ class Connection:
                 data = self._recv(size)
                 if incoming is None and data:
                     incoming = Incoming("", "", {}, b"", time.monotonic())
+                    if self.idle_since is not None:
+                        incoming.idle = incoming.received - self.idle_since
                 self.h11.receive_data(data)
             elif isinstance(event, h11.Request):
                 received = incoming.received if incoming else time.monotonic()
                 headers = {k.decode().lower(): v.decode() for k, v in event.headers}
-                incoming = Incoming(event.method.decode(), event.target.decode(), headers, b"", received)
+                idle = incoming.idle if incoming else None
+                incoming = Incoming(event.method.decode(), event.target.decode(), headers, b"", received, idle=idle)
                 upload = self.server._attempt_started(incoming)
                 self.current = incoming
                 if upload > 0:
@@ -267,7 +274,7 @@ class Connection:
                 attempt.event(now(), step.label)
                 pending += self.h11.send(h11.Data(data=step.payload)) or b""
             elif isinstance(step, Hangup):
-                self._send(pending)
+                self._send(pending + step.raw)
                 attempt.event(now(), f"{step.note} -> {step.error}")
                 attempt.finish(now(), f"{step.error} in {phase}: {step.message}", phase=phase, error=step.error)
                 self.hang_up(reset=step.error == "ReadError")
@@ -277,6 +284,7 @@ class Connection:
         self._send(pending)
         if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
+            self.idle_since = time.monotonic()
             return True
         return False
 

@@ -352,7 +352,7 @@ class FaultServer:
         incoming.attempt = attempt
         size = int(incoming.headers.get("content-length") or 0)
         provisional = ApiRequest(incoming.method, url, path, {}, size)
-        steps = shape(FakeApi(text=self.api.text), self.scenarios, provisional, self._context(attempt, provisional, 0))
+        steps = shape(FakeApi(text=self.api.text), self.scenarios, provisional, self._context(attempt, provisional, 0, incoming))
         upload = sum(s.seconds for s in steps if isinstance(s, Upload))
         if upload:
             attempt.event(attempt.start, f"reading the request body over {upload:g} s (slow uplink)")
@@ -364,10 +364,11 @@ class FaultServer:
         except ValueError:
             return None
 
-    def _context(self, attempt: Attempt, request: ApiRequest, stream_number: int) -> AttemptContext:
+    def _context(self, attempt: Attempt, request: ApiRequest, stream_number: int, incoming: Incoming) -> AttemptContext:
         host = request.url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
         moment = self._moments.setdefault(attempt.number, datetime.now(timezone.utc))
-        return AttemptContext(attempt.number, stream_number, request, host, moment)
+        idle = None if incoming.idle is None else incoming.idle / self.time_scale
+        return AttemptContext(attempt.number, stream_number, request, host, moment, reused_after=idle)
 
     def _respond(self, conn: Connection, incoming: Incoming) -> bool:
         attempt = incoming.attempt
@@ -383,6 +384,6 @@ class FaultServer:
             attempt.stream = request.stream
             if request.stream:
                 self._streams += 1
-            ctx = self._context(attempt, request, self._streams if request.stream else 0)
+            ctx = self._context(attempt, request, self._streams if request.stream else 0, incoming)
             steps = shape(self.api, self.scenarios, request, ctx)
         return conn.play(steps, attempt, lambda: self.elapsed, ctx.at)

@@ -25,7 +25,9 @@ class Case:
     stream: bool
     options: dict[str, Any] = field(default_factory=dict)
     """Client options in scenario seconds: ``timeout`` (a number, or a dict with ``read``,
-    ``connect`` ...; default the SDK's ``Timeout(600, connect=5)``), ``max_retries``."""
+    ``connect`` ...; default the SDK's ``Timeout(600, connect=5)``), ``max_retries``,
+    ``keepalive`` (the pool's ``keepalive_expiry``), ``pause`` (a first call, this pause,
+    then the call whose outcome counts, on the same client)."""
     modes: tuple[str, ...] = ("sync", "async")
     scale: float = SCALE
     where: str = "loopback"
@@ -54,6 +56,8 @@ class Case:
             text = f"all={timeout:g}"
         retries = self.options.get("max_retries", 2)
         pool = f", {self.concurrent[0]} calls, max_connections={self.concurrent[1]}" if self.concurrent else ""
+        if "pause" in self.options:
+            pool += f", keepalive_expiry={self.options.get('keepalive', 5):g}, 2 calls {self.options['pause']:g} s apart"
         prompt = f", prompt of {self.prompt_bytes:,} bytes" if self.prompt_bytes else ""
         return f"{text}, max_retries={retries}{pool}{prompt}"
 
@@ -105,4 +109,26 @@ CASES: list[Case] = [
          "netem qdisc to add one (the loopback run is test_force_failure_on_loopback)"),
     Case(pct.PoolExhaustion(30), False, options={"timeout": {"read": 60, "connect": 5, "pool": 10}, "max_retries": 0},
          modes=("async",), concurrent=(5, 2)),
+    # Scenario catalog 2.
+    Case(pct.LateHeaders(75), True, options={"timeout": 60, "max_retries": 1}),
+    *both(pct.ConnectionClosed()),
+    Case(pct.PingStall(90), True, options={"timeout": 60}),
+    # Two calls 60 s apart on a client that keeps connections 120 s; the server dropped
+    # them after 30 s: the second call's first attempt meets the stale connection.
+    Case(pct.StaleConnection(30), False, options={"keepalive": 120, "pause": 60}, scale=0.05),
+    Case(pct.BufferingProxy(90), True, options={"timeout": 60, "max_retries": 1}),
+    Case(pct.BufferingProxy(30), True, options={"timeout": 60}),
+    Case(pct.SlicedStream(gap=0.1), True),
+    Case(pct.SlicedStream(size=5, gap=0.1, newline="\r\n"), True),
+    Case(pct.MalformedStream(kind="garbage"), False),
+    Case(pct.MalformedStream(kind="empty"), True),
+    Case(pct.MalformedStream(kind="bad_chunk"), True),
+    *both(pct.MalformedStream(kind="bad_json")),
+    *both(pct.SlowDownload()),
+    Case(pct.ClientError(400), False),
+    Case(pct.ClientError(413), True),
+    *both(pct.ApiError()),
+    Case(pct.LongGeneration(tokens=1000, every_event=True), True, options={"timeout": 15}),
+    # Seed 3: attempt 1 draws the 500, attempt 2 none; latencies drawn between 1 and 3 s.
+    *both(pct.Chaos(seed=3, faults=((0.5, pct.ApiError()),), latency=pct.Uniform(1, 3))),
 ]

@@ -91,7 +91,21 @@ def client_options(options: dict[str, Any], scale: float, base_url: str | None) 
     }
     if base_url is not None:
         out["base_url"] = base_url
+    if options.get("keepalive") is not None:
+        out["http_client"] = ("keepalive", options["keepalive"] * scale)  # built by _client, sync or async
     return out
+
+
+def _client(kwargs: dict[str, Any], asynchronous: bool) -> Any:
+    """The SDK client; a ``keepalive`` option becomes the pool's ``keepalive_expiry``."""
+    kwargs = dict(kwargs)
+    if "http_client" in kwargs:
+        stack = __import__("httpx2" if int(anthropic.__version__.split(".")[0]) >= 1 else "httpx")
+        limits = stack.Limits(keepalive_expiry=kwargs.pop("http_client")[1])
+        if asynchronous:
+            return anthropic.AsyncAnthropic(http_client=anthropic.DefaultAsyncHttpxClient(limits=limits), **kwargs)
+        return anthropic.Anthropic(http_client=anthropic.DefaultHttpxClient(limits=limits), **kwargs)
+    return anthropic.AsyncAnthropic(**kwargs) if asynchronous else anthropic.Anthropic(**kwargs)
 
 
 def request(prompt_bytes: int = 0) -> dict[str, Any]:
@@ -101,7 +115,10 @@ def request(prompt_bytes: int = 0) -> dict[str, Any]:
     return {**MSG, "messages": [{"role": "user", "content": "x" * prompt_bytes}]}
 
 
-async def _async_call(client: anthropic.AsyncAnthropic, stream: bool, events: list[str], msg: dict[str, Any]) -> Any:
+async def _async_call(client: anthropic.AsyncAnthropic, stream: bool, events: list[str], msg: dict[str, Any], pause: float | None = None) -> Any:
+    if pause is not None:  # a first call, then a pause on the kept-alive connection
+        await _async_call(client, stream, events, msg)
+        await asyncio.sleep(pause)
     if not stream:
         return await client.messages.create(**msg)
     async with client.messages.stream(**msg) as s:
@@ -110,7 +127,10 @@ async def _async_call(client: anthropic.AsyncAnthropic, stream: bool, events: li
         return await s.get_final_message()
 
 
-def _sync_call(client: anthropic.Anthropic, stream: bool, events: list[str], msg: dict[str, Any]) -> Any:
+def _sync_call(client: anthropic.Anthropic, stream: bool, events: list[str], msg: dict[str, Any], pause: float | None = None) -> Any:
+    if pause is not None:  # a first call, then a pause on the kept-alive connection
+        _sync_call(client, stream, events, msg)
+        time.sleep(pause)
     if not stream:
         return client.messages.create(**msg)
     with client.messages.stream(**msg) as s:
@@ -162,6 +182,7 @@ def run_call(
     runs of a case draw the same jitter."""
     run = ClientRun()
     kwargs = client_options(options, scale, base_url)
+    pause = None if options.get("pause") is None else options["pause"] * scale
     gave_up = threading.Event()
     started = 0.0
     msg = request(prompt_bytes)
@@ -178,11 +199,11 @@ def run_call(
         pooled = _pooled(kwargs, concurrent[1])
         main: Callable[[], Any] = lambda: (runner or asyncio.run)(_stamped(_concurrent(pooled, concurrent[0]), stamp))
     elif mode == "async":
-        coro = _stamped(_async_main(anthropic.AsyncAnthropic(**kwargs), stream, run.events, msg), stamp)
+        coro = _stamped(_async_main(_client(kwargs, True), stream, run.events, msg, pause), stamp)
         main = (lambda: runner(coro)) if runner is not None else (lambda: asyncio.run(_bounded(coro, gave_up, bound)))
     else:
-        client = anthropic.Anthropic(**kwargs)
-        call = lambda: _stamped_sync(lambda: _sync_call(client, stream, run.events, msg), stamp)
+        client = _client(kwargs, False)
+        call = lambda: _stamped_sync(lambda: _sync_call(client, stream, run.events, msg, pause), stamp)
         main = call if runner is not None else (lambda: _in_thread(call, gave_up, bound))
 
     def announced(wait: float) -> None:
@@ -232,11 +253,11 @@ def _stamped_sync(call: Callable[[], Any], stamp: Callable[[], None]) -> Any:
         stamp()
 
 
-async def _async_main(client: anthropic.AsyncAnthropic, stream: bool, events: list[str], msg: dict[str, Any]) -> Any:
+async def _async_main(client: anthropic.AsyncAnthropic, stream: bool, events: list[str], msg: dict[str, Any], pause: float | None = None) -> Any:
     # Closed on the loop that opened its connections (else the garbage collector closes
     # them later, on a closed loop).
     async with client:
-        return await _async_call(client, stream, events, msg)
+        return await _async_call(client, stream, events, msg, pause)
 
 
 async def _bounded(coro: Any, gave_up: threading.Event, bound: float) -> Any:

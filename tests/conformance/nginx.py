@@ -66,12 +66,16 @@ class Nginx:
         *,
         read_timeout: float,
         keepalive_timeout: float = 75.0,
+        buffering: bool = False,
+        gzip: bool = False,
     ) -> None:
         self.binary = binary
         self.upstream = upstream.rstrip("/")
         self.workdir = Path(workdir)
         self.read_timeout = read_timeout
         self.keepalive_timeout = keepalive_timeout
+        self.buffering = buffering
+        self.gzip = gzip
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -104,7 +108,7 @@ http {{
             proxy_pass {self.upstream};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_buffering off;
+            proxy_buffering {"on" if self.buffering else "off"};{self._gzip()}
             proxy_request_buffering off;
             proxy_connect_timeout 5s;
             proxy_send_timeout 60s;
@@ -113,6 +117,9 @@ http {{
     }}
 }}
 """
+
+    def _gzip(self) -> str:
+        return "\n            gzip on;\n            gzip_types text/event-stream application/json;" if self.gzip else ""
 
     def start(self, attempts: int = 5) -> Nginx:
         """Start nginx on a free port and wait until it accepts connections."""

@@ -145,12 +145,12 @@ class _Stopwatch:
         return [(e - s) / SCALE for s, e in zip(self.starts, ends)]
 
 
-def real_call(mode: str, base_url: str, stream: bool, max_retries: int) -> Outcome:
+def real_call(mode: str, base_url: str, stream: bool, max_retries: int, timeout: float = CLIENT_TIMEOUT) -> Outcome:
     """The installed SDK against a real server at ``base_url``, timeouts scaled."""
     outcome = Outcome("?")
     watch = _Stopwatch()
     common: dict[str, Any] = dict(
-        api_key="sk-ant-test", base_url=base_url, timeout=CLIENT_TIMEOUT * SCALE, max_retries=max_retries
+        api_key="sk-ant-test", base_url=base_url, timeout=timeout * SCALE, max_retries=max_retries
     )
     if mode == "sync":
         hooks = {"request": [watch.request], "response": [watch.response]}
@@ -171,11 +171,11 @@ def real_call(mode: str, base_url: str, stream: bool, max_retries: int) -> Outco
 
 
 def virtual_call(
-    mode: str, scenarios: Sequence[pct.Scenario], stream: bool, max_retries: int
+    mode: str, scenarios: Sequence[pct.Scenario], stream: bool, max_retries: int, timeout: float = CLIENT_TIMEOUT
 ) -> tuple[Outcome, pct.SimulatedNetwork]:
     """The same client configuration on the simulated network."""
     outcome = Outcome("?")
-    options: dict[str, Any] = dict(api_key="sk-ant-test", timeout=CLIENT_TIMEOUT, max_retries=max_retries)
+    options: dict[str, Any] = dict(api_key="sk-ant-test", timeout=timeout, max_retries=max_retries)
     with pct.SimulatedNetwork(*scenarios, seed=1) as net:
         if mode == "sync":
             _sync_call(anthropic.Anthropic(**options), stream, outcome)
@@ -290,7 +290,7 @@ def _version_free(text: str) -> str:
     return re.sub(r"nginx/[\d.]+", "nginx", text)
 
 
-def assert_same(real: Outcome, virtual: Outcome, context: str) -> None:
+def assert_same(real: Outcome, virtual: Outcome, context: str, *, messages: bool = True) -> None:
     assert (real.result, real.status) == (virtual.result, virtual.status), context
     assert real.events == virtual.events, context
     assert len(real.durations) == len(virtual.durations), context
@@ -303,7 +303,7 @@ def assert_same(real: Outcome, virtual: Outcome, context: str) -> None:
         for seen in (real, virtual):
             assert seen.headers.get("content-length") == str(len(seen.body.encode())), context
         assert _version_free(real.headers.get("server", "")) == virtual.headers.get("server"), context
-    else:
+    elif messages:
         assert (real.message, real.cause) == (virtual.message, virtual.cause), context
 
 
@@ -351,3 +351,42 @@ def test_proxy_from_the_environment(nginx_binary: str, tmp_path: Path, mode: str
     assert real.status == 504, real  # nginx answered: the call went through it
     assert_same(real, virtual, f"real: {real}\n{log}\nvirtual: {virtual}\n{net.timeline()}")
     assert len(net.attempts) == 1 and not net.unhandled
+
+
+@dataclass(frozen=True)
+class BufferingCase:
+    """nginx with ``proxy_buffering on`` (its default), with or without ``gzip`` for the
+    event stream, against the model of the whole path."""
+
+    id: str
+    gzip: bool
+    upstream: list[pct.Scenario]
+    model: list[pct.Scenario]
+    result: str
+    """What the client must see (both runs): ``ok`` or the exception's class name."""
+    timeout: float = 60.0
+
+
+BUFFERING_CASES = [
+    # gzip on the stream: nginx holds the headers and the pings until its compressed
+    # output is ready (at the end of a short answer), so the read timeout fires first.
+    BufferingCase("gzip-holds-a-slow-stream", True, [pct.SlowPrefill(90)], [pct.BufferingProxy(90)], "APITimeoutError"),
+    BufferingCase("gzip-short-stream", True, [pct.SlowPrefill(30)], [pct.BufferingProxy(30)], "ok"),
+    # proxy_buffering on alone: each event is passed on as it comes, pings keep the client alive.
+    BufferingCase("buffering-passes-pings", False, [pct.SlowPrefill(90)], [pct.SlowPrefill(90)], "ok"),
+]
+
+
+@pytest.mark.parametrize("case", BUFFERING_CASES, ids=lambda c: c.id)
+def test_buffering_proxy_matches_nginx(nginx_binary: str, tmp_path: Path, mode: str, case: BufferingCase) -> None:
+    """``buffering_proxy`` against real nginx with ``proxy_buffering on``: the outcome, the
+    events received and each attempt's duration (to its response headers, or to the client's
+    timeout) agree; the messages of a client timeout differ by stack, not by model."""
+    with FaultServer(*case.upstream, time_scale=SCALE) as server:
+        with ngx.Nginx(nginx_binary, server.base_url, tmp_path, read_timeout=600 * SCALE, buffering=True, gzip=case.gzip) as proxy:
+            real = real_call(mode, proxy.url, True, max_retries=0, timeout=case.timeout)
+            log = proxy.log_tail()
+    virtual, net = virtual_call(mode, case.model, True, max_retries=0, timeout=case.timeout)
+    context = f"real (nginx, scenario seconds): {real}\nnginx error log:\n{log}\nvirtual: {virtual}\n{net.timeline()}"
+    assert real.result == virtual.result == case.result, context
+    assert_same(real, virtual, context, messages=False)
