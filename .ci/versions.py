@@ -1,6 +1,7 @@
 """Print the SDK line a tox environment runs, and check it is the one the env asks for.
 
 Usage: python .ci/versions.py 0|1   (0: anthropic 0.x on httpx; 1: anthropic >= 1 on httpx2)
+       python .ci/versions.py frameworks   (any line: the one the frameworks pin; lists them too)
 """
 
 import importlib.util
@@ -25,6 +26,11 @@ print(
     f"respx {v('respx')}, pytest {v('pytest')}, pytest-asyncio {v('pytest-asyncio')}, "
     f"freezegun {v('freezegun')}; python {platform.python_version()}"
 )
+FRAMEWORKS = ("langchain-anthropic", "langchain-core", "pydantic-ai-slim", "litellm", "instructor", "llm", "llm-anthropic")
+if line == "frameworks":
+    installed = [f"{name} {v(name)}" for name in FRAMEWORKS if v(name) != "-"]
+    print(f"versions: frameworks: {', '.join(installed) or 'none'}; httpx {v('httpx')}, aiohttp {v('aiohttp')}")
+    line = None
 if importlib.util.find_spec(stack) is None:
     sys.exit(f"versions: anthropic {sdk} needs {stack}, which is not importable")
 if line is not None and (major >= 1) != (line == "1"):

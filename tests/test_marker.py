@@ -404,7 +404,7 @@ def test_failure_report_of_the_default_client(inner: pytest.Pytester) -> None:
             "verdict:  exception escaped",
             f"reason:   anthropic.{status} (status 504) escaped from the test body: 504 Gateway Time-out nginx",
             "virtual elapsed: 18*.* s in 3 attempt(s)",
-            "sdk:      anthropic * on httpx*",
+            "client:   anthropic * on httpx*",
             "raised at: *test_inner.py:* in test_summary: anthropic.Anthropic(api_key=*",
             "",
             "virtual timeline:",
@@ -431,7 +431,7 @@ def test_failure_report_of_the_default_client(inner: pytest.Pytester) -> None:
             "verdict:  exception escaped",
             f"reason:   {STACK}.ReadTimeout escaped from the test body: timed out",
             "virtual elapsed: 600.000 s in 1 attempt(s)",
-            "sdk:      anthropic * on httpx*",
+            "client:   anthropic * on httpx*",
             "raised at: *test_inner.py:* in test_stream_summary: for text in stream.text_stream:",
             "",
             "virtual timeline:",
@@ -500,14 +500,16 @@ def test_stream_read_timeout_45(claude_network):
     assert diagnosis["test_defaults[claude_timeout:proxy_cutoff-30s]"] == [
         "read timeout 600 s exceeds the proxy's 30 s idle cutoff: a non-streaming call longer than 30 s gets 504 "
         "from the proxy, on every attempt (3 of 3). Stream the response (the API's pings keep the connection "
-        "busy) or keep the call under 30 s."
+        "busy) or keep the call under 30 s.",
+        "the SDK's max_retries retried 2 times: attempts 2 and 3 carry x-stainless-retry-count 1 to 2.",
     ]
     assert "the proxy's 60 s idle cutoff" in diagnosis["test_defaults[claude_timeout:proxy_cutoff-60s]"][0]
     assert "on every attempt (1 of 1)" in diagnosis["test_no_retries[claude_timeout:proxy_cutoff-30s]"][0]
     assert diagnosis["test_short_read_timeout[claude_timeout:proxy_cutoff-30s]"] == [
         "read timeout 20 s is shorter than the server's time to first byte: 3 of 3 attempts timed out waiting "
         "for the response headers. Stream the response (the API pings while it prefills) or raise the read "
-        "timeout above the time to first byte."
+        "timeout above the time to first byte.",
+        "the SDK's max_retries retried 2 times: attempts 2 and 3 carry x-stainless-retry-count 1 to 2.",
     ]
     assert diagnosis["test_silent_stream[claude_timeout:proxy_cutoff-30s]"] == [
         f"{STACK}.RemoteProtocolError escaped from stream iteration after 1 event (the proxy closed the "

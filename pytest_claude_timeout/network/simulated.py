@@ -22,7 +22,7 @@ import http
 import random
 import threading
 import urllib.parse
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +36,7 @@ from ..transports import aiohttp_mock, guard
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
 from .connections import Connections
+from .sender import identify
 from .timeline import CURRENT_CALL, Attempt, Timeouts, render
 
 if TYPE_CHECKING:
@@ -173,8 +174,9 @@ class SimulatedNetwork:
             request.method,
             str(request.url),
             request.content,
-            request.headers.get("x-stainless-retry-count"),
+            request.headers,
             Timeouts.from_extensions(request.extensions),
+            core,
             answer,
             pool,
         )
@@ -186,8 +188,9 @@ class SimulatedNetwork:
         method: str,
         url: str,
         content: bytes,
-        retry: str | None,
+        headers: Mapping[str, str],
         timeouts: Timeouts,
+        core: str,
         answer: Responder | None = None,
         pool: Any = None,
     ) -> tuple[Attempt, list[Step]]:
@@ -195,6 +198,7 @@ class SimulatedNetwork:
 
         Called by every transport (httpcore's pools, aiohttp's connector) with the request
         as it would go on the wire; raises ``UnhandledRequest`` for what is not served.
+        ``core``: the transport (``httpcore``, ``httpcore2``, ``aiohttp``) for the sender.
         ``answer``: what the healthy API answers instead of the fake API (a test's own
         mocked response), before the scenarios shape it; ``pool``: the client's connection
         pool (keep-alive), when the transport knows it."""
@@ -225,9 +229,10 @@ class SimulatedNetwork:
             method=method,
             url=url,
             stream=api_request.stream,
-            retry_count=int(retry) if retry and retry.isdigit() else None,
+            retry_count=int(retry) if (retry := headers.get("x-stainless-retry-count")) and retry.isdigit() else None,
             timeouts=timeouts,
             start=now,
+            sender=identify(headers, core),
             request_digest=hashlib.sha1(f"{method} {url} ".encode() + content).hexdigest()[:16],
             call=CURRENT_CALL.get(),
         )

@@ -8,6 +8,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sender import Sender
+
 CURRENT_CALL: ContextVar[int | None] = ContextVar("pytest_claude_timeout_call", default=None)
 """The number of the call being made (set by ``calls.run_calls``; each attempt records it)."""
 
@@ -90,6 +92,8 @@ class Attempt:
     events: list[Event] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     """Labels of the body parts delivered (SSE event names, ``message``, ``error page``)."""
+    sender: Sender | None = None
+    """What sent the request: client library, the layers above it, the HTTP stack."""
     phases: list[Span] = field(default_factory=list)
     deadlines: dict[str, float] = field(default_factory=dict)
     """When each timeout (``connect``, ``read``) would fire for the wait in progress: the
@@ -163,6 +167,7 @@ class Attempt:
             "events": [{"at": e.at, "text": e.text, "kind": e.kind, "by": e.by} for e in self.events],
             "phases": [{"name": p.name, "start": p.start, "end": p.end} for p in self.phases],
             "deadlines": dict(self.deadlines),
+            "client": None if self.sender is None else self.sender.as_dict(),
         }
 
 

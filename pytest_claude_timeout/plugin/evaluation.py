@@ -12,7 +12,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .marker import MarkerSpec, type_name
-from .report import FIXTURE_RECORD_PROPERTY, RECORD_PROPERTY, failure_text, jsonable, row_name, sdk_line
+from .report import FIXTURE_RECORD_PROPERTY, RECORD_PROPERTY, client_line, failure_text, jsonable, row_name, sdk_line
 from .verdict import diagnose, judge
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
         ("claude_timeout.elapsed", f"{record['elapsed']:.3f}"),
         ("claude_timeout.attempts", str(len(record["attempts"]))),
         ("claude_timeout.sdk", sdk_line(record["sdk"])),
+        ("claude_timeout.client", client_line(record)),
         (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
     ]
 

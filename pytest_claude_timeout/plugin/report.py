@@ -53,7 +53,7 @@ def failure_text(record: Mapping[str, Any], timeline: str) -> str:
         f"verdict:  {record['kind']}",
         f"reason:   {record['reason']}",
         f"virtual elapsed: {record['elapsed']:.3f} s in {len(record['attempts'])} attempt(s)",
-        f"sdk:      {sdk_line(record['sdk'])}",
+        f"client:   {client_line(record)}",
     ]
     if record.get("raised_at"):
         lines.append(f"raised at: {record['raised_at']}")
@@ -65,6 +65,24 @@ def failure_text(record: Mapping[str, Any], timeline: str) -> str:
 
 def sdk_line(sdk: Mapping[str, Any]) -> str:
     return f"anthropic {sdk.get('anthropic')} on {sdk.get('stack')} {sdk.get('stack_version')}"
+
+
+def client_line(record: Mapping[str, Any]) -> str:
+    """What sent the requests, as each attempt recorded it (``litellm 1.110.2 on httpx
+    0.28.1``); the installed SDK when no request reached the network."""
+    senders: dict[str, list[str]] = {}
+    for attempt in record.get("attempts", ()):
+        client = attempt.get("client")
+        if client:
+            senders.setdefault(client["description"], []).append(str(attempt["number"]))
+    if not senders:
+        return f"{sdk_line(record['sdk'])} (installed; no request reached the network)"
+    if len(senders) == 1:
+        return next(iter(senders))
+    return "; ".join(
+        f"{description} (attempt{'s' if len(numbers) > 1 else ''} {', '.join(numbers)})"
+        for description, numbers in senders.items()
+    )
 
 
 CELL_LEGEND = (

@@ -16,6 +16,7 @@ from ..errors import HorizonExceeded
 from ..network.timeline import Attempt
 from .grading import Finding, grade
 from .marker import MarkerSpec, expect_names, type_name
+from .retries import retrier, retry_lines
 
 RAW_STACK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2")
 
@@ -222,7 +223,8 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
         if before.status in (429, 529) and before.end is not None:
             lines.append(
                 f"attempt {before.number} got {before.status} at {before.end:.3f} s; the client waited "
-                f"{after.start - before.end:.3f} s before attempt {after.number} (the SDK reads retry-after)."
+                f"{after.start - before.end:.3f} s before attempt {after.number} "
+                + ("(the SDK reads retry-after)." if after.retry_count else "(a new call, not an SDK retry).")
             )
 
     waited = [a for a in attempts if a.error == "ReadTimeout" and a.phase == "headers"]
@@ -241,13 +243,13 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
         through = next((a for a in attempts if a.phase != "connect"), None)
         if len(connect) == total:
             lines.append(
-                f"all {total} attempts failed to connect ({what}): the SDK retried {total - 1} "
-                f"time{'' if total == 2 else 's'} (max_retries) and gave up"
+                f"all {total} attempts failed to connect ({what}): {retrier(attempts)} retried {total - 1} "
+                f"time{'' if total == 2 else 's'} and gave up"
                 + (f" after {connect[-1].end:.3f} s." if connect[-1].end is not None else ".")
             )
         elif through is not None:
             lines.append(
-                f"{len(connect)} of {total} attempts failed to connect ({what}); the SDK retried and "
+                f"{len(connect)} of {total} attempts failed to connect ({what}); {retrier(attempts)} retried and "
                 f"attempt {through.number} got through at {through.start:.3f} s."
             )
 
@@ -296,6 +298,8 @@ def diagnose(attempts: Sequence[Attempt], exc: BaseException | None, verdict: Ve
             f"nothing bounds this wait (read timeout {_secs(read)}): the client would have waited "
             "forever or past the horizon. Set a finite timeout."
         )
+
+    lines += retry_lines(attempts)
 
     if budget is not None and verdict.elapsed > budget:
         busy = sum((a.end or a.start) - a.start for a in attempts)

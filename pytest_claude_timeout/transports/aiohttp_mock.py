@@ -39,7 +39,7 @@ import math
 import re
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -57,7 +57,9 @@ class Network(Protocol):
     @property
     def clock(self) -> Any: ...
 
-    def begin(self, method: str, url: str, content: bytes, retry: str | None, timeouts: Timeouts) -> tuple[Any, list[Step]]: ...
+    def begin(
+        self, method: str, url: str, content: bytes, headers: Mapping[str, str], timeouts: Timeouts, core: str
+    ) -> tuple[Any, list[Step]]: ...
 
 
 _active: list[Network] = []
@@ -275,7 +277,7 @@ def _exchange_for(connector: Any, req: Any, timeout: Any) -> Exchange:
     body = getattr(req.body, "_value", b"")
     content = bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else b""
     timeouts = Timeouts(timeout.sock_connect, timeout.sock_read, None, timeout.connect)
-    attempt, steps = network.begin(req.method, str(req.url), content, req.headers.get("x-stainless-retry-count"), timeouts)
+    attempt, steps = network.begin(req.method, str(req.url), content, req.headers, timeouts, "aiohttp")
     if timeout.total is not None:
         attempt.event(network.clock.now(), f"aiohttp ClientTimeout(total={timeout.total:g})")
     return Exchange(network, attempt, steps)

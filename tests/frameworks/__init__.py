@@ -1,0 +1,1 @@
+"""The frameworks suite (a package, so its conftest and helpers do not shadow tests/conftest.py)."""
