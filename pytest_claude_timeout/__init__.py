@@ -56,6 +56,13 @@ _EXPORTS = {
     "survival_envelope": "envelope",
     "Envelope": "envelope",
     "FakeApi": "api.fake",
+    "ApiRequest": "api.request",
+    "message": "api.content",
+    "tool_use": "api.content",
+    "thinking": "api.content",
+    "redacted_thinking": "api.content",
+    "recorded": "api.responders",
+    "Recording": "api.responders",
     "run_calls": "network.calls",
     "CallReport": "network.calls",
     "Grading": "plugin.grading",
@@ -65,14 +72,18 @@ _EXPORTS = {
     "SimulationError": "errors",
     "UnhandledRequest": "errors",
     "HorizonExceeded": "errors",
+    "HarnessError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from .api.content import message, redacted_thinking, thinking, tool_use
     from .api.fake import FakeApi
+    from .api.request import ApiRequest
+    from .api.responders import Recording, recorded
     from .envelope import Envelope, survival_envelope
-    from .errors import EgressRefused, HorizonExceeded, SimulationError, UnhandledRequest
+    from .errors import EgressRefused, HarnessError, HorizonExceeded, SimulationError, UnhandledRequest
     from .network.calls import CallReport, run_calls
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork

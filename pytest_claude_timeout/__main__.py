@@ -10,11 +10,13 @@ then prints what it saw (the attempts' timeline) and exits 0::
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
+from .api.responders import recorded
 from .server.fault_server import DEFAULT_TIME_SCALE, FaultServer
 
 
@@ -31,17 +33,38 @@ def _parser() -> argparse.ArgumentParser:
         help="a scenario: name, name:number (its main parameter) or name:key=value,key=value; repeatable",
     )
     serve.add_argument(
-        "--time-scale", type=float, default=DEFAULT_TIME_SCALE, metavar="F",
+        "--time-scale", type=_time_scale, default=DEFAULT_TIME_SCALE, metavar="F",
         help=f"real seconds per scenario second (default {DEFAULT_TIME_SCALE:g}: 1 scenario second = "
         f"{DEFAULT_TIME_SCALE * 1000:g} ms); scale the client's timeouts by the same factor",
     )
-    serve.add_argument("--port", type=int, default=0, help="TCP port on loopback (default: any free port)")
+    serve.add_argument(
+        "--reply", action="append", default=[], metavar="FILE",
+        help="answer Messages calls with a recorded response (an SSE transcript, or a Message as .json); "
+        "repeatable: one file per successive call",
+    )
+    serve.add_argument("--port", type=_port, default=0, help="TCP port on loopback (default: any free port)")
     serve.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1); others are refused")
     serve.add_argument(
         "--resolver", action="store_true",
         help="also serve a DNS stub on loopback (port 53, needs root) to play connect-phase scenarios",
     )
     return parser
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 0 (any free port) to 65535, not {text!r}")
+    return int(text)
+
+
+def _time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a positive number of real seconds per scenario second, not {text!r}")
+    return value
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -52,7 +75,10 @@ def serve(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = FaultServer(*args.scenario, time_scale=args.time_scale, host=args.host, port=args.port, resolver=args.resolver)
+        replies = [recorded(path) for path in args.reply] or None
+        server = FaultServer(
+            *args.scenario, time_scale=args.time_scale, host=args.host, port=args.port, resolver=args.resolver, respond=replies
+        )
         with server:
             print(server.base_url, flush=True)
             described = ", ".join(s.describe() for s in server.scenarios) or "healthy network"

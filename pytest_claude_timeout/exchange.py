@@ -1,4 +1,4 @@
-"""One request/response exchange as a list of steps, and how a client experiences it.
+"""One request/response exchange as a stream of steps, and how a client experiences it.
 
 A scenario describes what the far side does (``Connect``, ``Idle``, ``Head``, ``Data``,
 ``Hangup``). :func:`play` walks those steps against the client's effective timeouts and
@@ -6,18 +6,25 @@ yields what the socket layer would: a wait (a float, in seconds), the response h
 body bytes; and it raises the httpcore-level error of the stack in use where httpcore would
 (``ReadTimeout`` when a silence outlasts the read timeout, ``ConnectTimeout`` ...).
 
+Steps are produced as the clock reaches them (an iterable, often a generator): a scenario
+may describe an endless exchange (a ping every microsecond, a stall of ``inf`` seconds, a
+billion tokens) and the work stays bounded: the virtual horizon ends the waits, and
+:data:`MAX_EVENTS` ends an attempt that would deliver more parts than any real one.
+
 The drivers in ``network.py`` turn the waits into virtual sleeps, sync or async; the same
 generator serves both, so the two never disagree.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
 from .api.wire import Headers
+from .errors import HorizonExceeded, SimulationError, hide_unless_harness_error
 from .network.timeline import Attempt, Timeouts
 
 
@@ -103,16 +110,57 @@ INCOMPLETE_CHUNKED = (
 )
 
 
-def merge_idles(steps: Iterable[Step]) -> list[Step]:
-    """Join consecutive silences: the client sees one gap, not two."""
-    merged: list[Step] = []
+MAX_EVENTS = 50_000
+"""The most steps (body parts and the silences between them) one attempt may deliver: above
+any real response (``LongGeneration(100_000)`` is 40,000), low enough to end in seconds of
+wall time (the SDK parses every part). A scenario that would deliver more (a ping every
+microsecond, a billion tokens) ends there with
+:class:`~pytest_claude_timeout.errors.HorizonExceeded`; ``SimulatedNetwork.max_events``
+raises the bound."""
+
+
+def merged_idles(steps: Iterable[Step]) -> Iterator[Step]:
+    """Join consecutive silences, lazily: the client sees one gap, not two."""
+    pending: Idle | None = None
+    joined = 0
     for step in steps:
-        last = merged[-1] if merged else None
-        if isinstance(step, Idle) and isinstance(last, Idle):
-            merged[-1] = Idle(last.seconds + step.seconds, f"{last.note}, then {step.note}", step.by or last.by)
-        else:
-            merged.append(step)
-    return merged
+        if isinstance(step, Idle):
+            if pending is not None and joined >= _MAX_JOINED:  # an endless run of silences
+                yield pending
+                pending, joined = None, 0
+            if pending is None:
+                pending = step
+            else:
+                note = f"{pending.note}, then {step.note}" if joined < 8 else pending.note  # keep notes short
+                pending = Idle(pending.seconds + step.seconds, note, step.by or pending.by)
+            joined += 1
+            continue
+        joined = 0
+        if pending is not None:
+            yield pending
+            pending = None
+        yield step
+    if pending is not None:
+        yield pending
+
+
+_MAX_JOINED = 1000
+
+
+def merge_idles(steps: Iterable[Step]) -> list[Step]:
+    """:func:`merged_idles` as a list (for a finite list of steps)."""
+    return list(merged_idles(steps))
+
+
+def leading(steps: Iterable[Step]) -> list[Step]:
+    """The steps before anything reaches the client: the ``Connect`` and ``Upload`` steps an
+    exchange starts with (the rest of ``steps``, possibly endless, is not read)."""
+    out: list[Step] = []
+    for step in steps:
+        if not isinstance(step, (Connect, Upload)):
+            break
+        out.append(step)
+    return out
 
 
 def head_index(steps: list[Step]) -> int | None:
@@ -124,19 +172,30 @@ def _fmt(seconds: float) -> str:
 
 
 def play(
-    steps: list[Step],
+    steps: Iterable[Step],
     timeouts: Timeouts,
     attempt: Attempt,
     core: ModuleType,
     now: Callable[[], float],
     *,
     sync: bool = True,
+    max_events: int = MAX_EVENTS,
 ) -> Iterator[Yielded]:
     """Walk ``steps`` as the client's socket layer experiences them (see module doc)."""
+    __tracebackhide__ = hide_unless_harness_error
     phase = "connect"
-    upload = _upload_seconds(steps)
-    uploads_as_silence = [Idle(s.seconds, s.note) if isinstance(s, Upload) else s for s in steps]
-    for step in merge_idles(uploads_as_silence):
+    steps, upload = _upload_seconds(steps)
+    uploads_as_silence = (Idle(s.seconds, s.note) if isinstance(s, Upload) else s for s in steps)
+    for count, step in enumerate(merged_idles(uploads_as_silence), 1):
+        if count > max_events:
+            raise HorizonExceeded(
+                f"attempt {attempt.number}: the scenario would deliver more than {max_events:,} parts in one "
+                f"exchange (at virtual t={now():.6g} s, {len(attempt.delivered):,} body parts so far); the "
+                "simulation stopped it there. No real response is that long: check the scenario's parameters "
+                "(a tiny interval, a huge number of tokens).",
+                waited=now() - attempt.start,
+                forever=False,
+            )
         if phase == "connect" and not isinstance(step, Connect):
             phase = "headers"
             _enter_request_phases(attempt, now(), upload)
@@ -162,6 +221,8 @@ def play(
             if isinstance(step, Connect) and step.error:
                 _hang_up(Hangup(step.error, step.message, step.note, step.by), attempt, core, now, phase)
         elif isinstance(step, Head):
+            if phase == "body":
+                raise SimulationError(f"attempt {attempt.number}: a scenario sent a second response head ({step.status})")
             phase = "body"
             attempt.status = step.status
             attempt.event(now(), f"response headers: {step.status}{' ' + step.note if step.note else ''}", "head", step.by)
@@ -170,22 +231,30 @@ def play(
             yield step
         elif isinstance(step, Data):
             if phase != "body":
-                raise ValueError("a scenario produced body data before the response headers")
+                raise SimulationError(f"attempt {attempt.number}: a scenario produced body data ({step.label}) before the response headers")
             attempt.delivered.append(step.label)
             attempt.event(now(), step.label, "ping" if step.label == "ping" else "data")
             attempt.arm("read", timeouts.read, now())
             yield step.payload
         elif isinstance(step, Hangup):
             _hang_up(step, attempt, core, now, phase)
+        else:
+            raise SimulationError(f"attempt {attempt.number}: a scenario produced {step!r}, which is not a step")
     if phase != "body":
-        raise ValueError("a scenario ended the exchange without response headers")
+        raise SimulationError(f"attempt {attempt.number}: a scenario ended the exchange without response headers")
     attempt.finish(now(), f"{attempt.status}, body complete", phase="done")
 
 
-def _upload_seconds(steps: list[Step]) -> float:
-    """How long sending the request body takes (the uploads before the response headers)."""
-    head = head_index(steps)
-    return sum(s.seconds for s in steps[:head] if isinstance(s, Upload))
+def _upload_seconds(steps: Iterable[Step]) -> tuple[Iterator[Step], float]:
+    """How long sending the request body takes (the uploads the exchange starts with, after
+    connecting), and the steps (unchanged: the few read ahead are put back)."""
+    it = iter(steps)
+    first: list[Step] = []
+    for step in it:
+        first.append(step)
+        if not isinstance(step, (Connect, Upload)):
+            break
+    return itertools.chain(first, it), sum(s.seconds for s in first if isinstance(s, Upload))
 
 
 def _enter_request_phases(attempt: Attempt, at: float, upload: float) -> None:
@@ -198,6 +267,7 @@ def _enter_request_phases(attempt: Attempt, at: float, upload: float) -> None:
 
 
 def _hang_up(step: Hangup, attempt: Attempt, core: ModuleType, now: Callable[[], float], phase: str) -> None:
+    __tracebackhide__ = hide_unless_harness_error
     attempt.event(now(), f"{step.note} -> {step.error}", "hangup", step.by)
     attempt.finish(now(), f"{step.error} in {phase}: {step.message}", phase=phase, error=step.error)
     raise getattr(core, step.error)(step.message)

@@ -209,20 +209,20 @@ def test_user_clocks_move_with_the_network(mode: str) -> None:
 FAKE_REAL_KEY = "sk-ant-api03-" + "Z" * 86 + "-AAAAAAAA"
 
 
-def test_models_list_is_unhandled(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_list_is_unhandled(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_REAL_KEY)
     with pct.SimulatedNetwork() as net:
-        with pytest.raises(pct.UnhandledRequest, match=r"https://api\.anthropic\.com/v1/models"):
+        with pytest.raises(pct.UnhandledRequest, match=r"https://api\.anthropic\.com/v1/files"):
             if mode == "sync":
-                anthropic.Anthropic().models.list()
+                anthropic.Anthropic().beta.files.list()
             else:
 
                 async def models() -> None:
-                    await anthropic.AsyncAnthropic().models.list()
+                    await anthropic.AsyncAnthropic().beta.files.list()
 
                 net.run(models())
     assert len(net.unhandled) == 1
-    assert net.unhandled[0].startswith("GET https://api.anthropic.com/v1/models")
+    assert net.unhandled[0].startswith("GET https://api.anthropic.com/v1/files")
     assert net.attempts == []
 
 

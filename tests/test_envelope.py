@@ -104,7 +104,7 @@ def test_a_harness_fault_is_not_an_outcome() -> None:
     from pytest_claude_timeout import UnhandledRequest
 
     def call(network: SimulatedNetwork) -> Any:
-        return anthropic.Anthropic(api_key="sk-ant-test").models.list()
+        return anthropic.Anthropic(api_key="sk-ant-test").beta.files.list()
 
     with pytest.raises(UnhandledRequest):
         survival_envelope(call, "slow_prefill", high=100)

@@ -325,7 +325,7 @@ def test_xpasses(claude_network):
         ("expect=int", "expect= must be an exception type or a tuple of them, not <class 'int'>"),
         ('budget="10"', "budget= must be a non-negative number of virtual seconds, not '10'"),
         ("budget=-1", "budget= must be a non-negative number of virtual seconds, not -1"),
-        ("budgte=10", "unknown keyword argument(s) ['budgte']; the marker takes budget=, expect=, envelope= and grade="),
+        ("budgte=10", "unknown keyword argument(s) ['budgte']; the marker takes budget=, expect=, envelope=, grade= and respond="),
         ('envelope="yes"', "envelope= must be True or a dict with keys from ['low', 'high', 'resolution'], not 'yes'"),
         ('envelope={"low": 10, "high": 5}', "envelope={'low': 10, 'high': 5}: needs low <= high and a resolution > 0"),
     ],

@@ -115,8 +115,8 @@ def test_unknown_paths_get_a_404() -> None:
 
     with FaultServer() as server:
         with pytest.raises(Exception, match="404"):
-            urllib.request.urlopen(server.base_url + "/v1/models", timeout=5)
-    assert server.unhandled == ["GET /v1/models"]
+            urllib.request.urlopen(server.base_url + "/v1/files", timeout=5)
+    assert server.unhandled == ["GET /v1/files"]
     assert server.attempts == []
 
 

@@ -44,66 +44,12 @@ def api_headers(request_id: str, content_type: str, extra: Mapping[str, str] = {
     )
 
 
-def message(
-    *, message_id: str, model: str, text: str, input_tokens: int, stop_reason: str | None = "end_turn"
-) -> dict[str, Any]:
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}] if text else [],
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": input_tokens,
-            "output_tokens": estimate_tokens(text) if text else 1,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "service_tier": "standard",
-        },
-    }
-
-
 def message_body(msg: Mapping[str, Any]) -> bytes:
     return _json(msg)
 
 
 def sse(event: str, data: Mapping[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + _json(data) + b"\n\n"
-
-
-def stream_events(msg: Mapping[str, Any], deltas: list[str]) -> list[tuple[str, bytes]]:
-    """The event sequence of a streamed text message, as (event name, SSE bytes)."""
-    start = dict(msg, content=[], stop_reason=None, usage=dict(msg["usage"], output_tokens=1))
-    events: list[tuple[str, dict[str, Any]]] = [
-        ("message_start", {"type": "message_start", "message": start}),
-        (
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
-        ("ping", {"type": "ping"}),
-    ]
-    events += [
-        (
-            "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": d}},
-        )
-        for d in deltas
-    ]
-    events += [
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": None},
-                "usage": {"output_tokens": msg["usage"]["output_tokens"]},
-            },
-        ),
-        ("message_stop", {"type": "message_stop"}),
-    ]
-    return [(name, sse(name, data)) for name, data in events]
 
 
 PING = sse("ping", {"type": "ping"})

@@ -27,7 +27,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, SupportsIndex
 
-from ..errors import HorizonExceeded, SimulationError
+from ..errors import HorizonExceeded, SimulationError, hide_unless_harness_error
 from . import loops, participants
 from .scheduler import Scheduler
 
@@ -49,6 +49,7 @@ def _virtual_sleep(seconds: float | SupportsIndex) -> None:
     """``time.sleep`` while a clock is installed: a wait on the clock for participants,
     real for every other thread, and real for good once the clock is gone (a module that
     did ``from time import sleep`` during the simulation keeps this function)."""
+    __tracebackhide__ = hide_unless_harness_error
     clock = _installed
     if clock is None or clock.scheduler.current() is None:
         _real_sleep(seconds)
@@ -89,7 +90,9 @@ class VirtualClock:
         if math.isnan(seconds) or seconds < 0:
             raise ValueError(f"{what}: cannot wait {seconds!r} seconds")
         now = self.now()
-        remaining = max(0.0, self.horizon - now)
+        # A far-future start date: the calendar (year 9999) ends before the horizon does.
+        calendar = (datetime.max.replace(tzinfo=timezone.utc) - self.start).total_seconds() - 1
+        remaining = max(0.0, min(self.horizon, calendar) - now)
         if seconds <= remaining:
             return seconds, None
         forever = math.isinf(seconds)
@@ -111,6 +114,7 @@ class VirtualClock:
         """Wait ``seconds`` on the clock (sync code): the clock moves on once every other
         participant waits too. Before :meth:`install`, just advances the clock.
         ``strict``: raise :class:`SimulationError` if the simulation stops during the wait."""
+        __tracebackhide__ = hide_unless_harness_error
         step, over = self._clip(float(seconds), what)
         sched = self.scheduler
         if not self.installed:
@@ -129,6 +133,7 @@ class VirtualClock:
 
     async def asleep(self, seconds: float, what: str = "asyncio.sleep") -> None:
         """Wait ``seconds`` on the running (attached) event loop (async code)."""
+        __tracebackhide__ = hide_unless_harness_error
         require_virtual_loop(what)
         step, over = self._clip(float(seconds), what)
         await asyncio.sleep(step)
@@ -216,6 +221,7 @@ def _forget_installed() -> None:
 
 
 async def _anyio_sleep(delay: float) -> None:
+    __tracebackhide__ = hide_unless_harness_error
     clock = _installed
     loop = _running_loop()
     if clock is not None and loop is not None and clock.scheduler.current() is not None:

@@ -26,10 +26,10 @@ from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mappin
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..api.fake import ApiRequest, FakeApi, is_messages_call
+from ..api.fake import ApiRequest, FakeApi, route
 from ..api.wire import retry_after_seconds
-from ..errors import HorizonExceeded, SimulationError, UnhandledRequest
-from ..exchange import Connect, Head, Step, Yielded, play
+from ..errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest, harness_error, hide_unless_harness_error
+from ..exchange import MAX_EVENTS, Connect, Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
 from ..scenarios.base import Responder
 from ..transports import aiohttp_mock, guard
@@ -52,26 +52,38 @@ class SimulatedNetwork:
         self,
         *scenarios: Scenario | str,
         api: FakeApi | None = None,
+        respond: Any = None,
         horizon: float = DEFAULT_HORIZON,
         start: datetime | None = None,
         seed: int | str | None = None,
         allow: Iterable[str] = (),
     ) -> None:
+        __tracebackhide__ = True  # a bad scenario: the user's line, not ours
         self.seed = seed
         """When set, ``random`` is seeded with it while the network is active (the SDK's
         backoff jitter comes from ``random``), so virtual timelines repeat run after run."""
         self._random_state: object = None
         self.api = api or FakeApi()
+        if respond is not None:
+            self.respond(respond)
+        self._previous: tuple[bytes, Attempt] | None = None
         self.scenarios: list[Scenario] = []
         self.clock = VirtualClock(horizon=horizon, start=start)
         self.attempts: list[Attempt] = []
         """Every request that reached the network, in order."""
+        self.faults: list[HarnessError] = []
+        """Faults of the simulation itself (each also raised as :class:`HarnessError`): a test
+        on this network cannot pass while one is recorded, even if the code under test
+        swallowed it."""
         self.unhandled: list[str] = []
         """Requests nobody serves (``METHOD URL``); each also raised :class:`UnhandledRequest`."""
         self.allowed_hosts: set[tuple[str, int | None]] = set()
         """Hosts the egress guard lets through besides loopback (see :meth:`allow`)."""
         self.refused: list[str] = []
         """What the egress guard stopped while this network was active (``destination (via)``)."""
+        self.max_events = MAX_EVENTS
+        """The most parts one attempt may deliver (``exchange.MAX_EVENTS``): past it, the
+        attempt ends with :class:`HorizonExceeded` (an endless or absurdly dense scenario)."""
         self.active = False
         self._streams = 0
         self._pools = _Pools()
@@ -85,6 +97,7 @@ class SimulatedNetwork:
     # -- configuration -------------------------------------------------------------------
     def add(self, scenario: Scenario | str) -> Scenario:
         """Add a scenario (an object, or a spec such as ``"proxy_cutoff:30"``); returns it."""
+        __tracebackhide__ = True  # a bad scenario: the user's line, not ours
         if self.attempts:
             raise SimulationError("scenarios can only be added before the first request")
         obj = scenario if isinstance(scenario, Scenario) else scenario_from_spec(scenario)
@@ -104,6 +117,13 @@ class SimulatedNetwork:
     def refuse(self, destination: str, via: str) -> None:
         """Called by the egress guard: ``destination`` was stopped."""
         self.refused.append(f"{destination} ({via})")
+
+    def respond(self, *replies: Any) -> None:
+        """Script what the healthy API answers Messages calls: one reply per call (several
+        arguments or a list: a text, content blocks via ``message(...)``, a Message dict or
+        SDK object, ``recorded(path)``), or a callable that gets each request and returns
+        one. A retry of a call gets the same reply again. See README "Scripted responses"."""
+        self.api.script(*replies)
 
     @property
     def horizon(self) -> float:
@@ -181,7 +201,7 @@ class SimulatedNetwork:
             pool,
         )
         core_module = transport.core_module(core)
-        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync)
+        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events)
 
     def begin(
         self,
@@ -193,7 +213,7 @@ class SimulatedNetwork:
         core: str,
         answer: Responder | None = None,
         pool: Any = None,
-    ) -> tuple[Attempt, list[Step]]:
+    ) -> tuple[Attempt, Iterator[Step]]:
         """Record a new attempt and shape its exchange: the steps the far side plays.
 
         Called by every transport (httpcore's pools, aiohttp's connector) with the request
@@ -205,12 +225,13 @@ class SimulatedNetwork:
         parts = urllib.parse.urlsplit(url)
         path, host = parts.path, parts.hostname or ""
         now = self.clock.now()
-        if not is_messages_call(method, path):
+        if route(method, path) is None:
             self.unhandled.append(f"{method} {url}")
             raise UnhandledRequest(
                 f"pytest-claude-timeout: {method} {url} is not served by the simulated network "
-                "(it serves POST <base URL>/v1/messages). Nothing was sent: under the simulated "
-                "network no request leaves the machine."
+                "(it serves the Messages API under any base URL: messages, count_tokens, models, "
+                "batches; Vertex rawPredict/streamRawPredict and Bedrock invoke paths). Nothing was "
+                "sent: under the simulated network no request leaves the machine."
             )
         if now >= self.clock.horizon:
             raise HorizonExceeded(
@@ -221,7 +242,11 @@ class SimulatedNetwork:
             )
         for scenario in self.scenarios:
             scenario.lock()
-        api_request = ApiRequest.parse(method, url, path, content)
+        previous = None
+        if self._previous is not None:
+            before = self._previous[1]
+            previous = (self._previous[0], before.phase != "done" or (before.status or 0) >= 400)
+        api_request = ApiRequest.parse(method, url, path, content, dict(headers), previous=previous)
         if api_request.stream:
             self._streams += 1
         attempt = Attempt(
@@ -237,6 +262,7 @@ class SimulatedNetwork:
             call=CURRENT_CALL.get(),
         )
         self.attempts.append(attempt)
+        self._previous = (content, attempt)
         attempt.event(now, "request sent", "sent")
         origin = f"{parts.scheme}://{host}:{parts.port}"
         checkout = self._connections.checkout(pool, origin, attempt.number, now)
@@ -252,13 +278,29 @@ class SimulatedNetwork:
         )
         if answer is not None:
             attempt.event(now, "answered by the test's own mock of the Messages API")
-        steps = shape(answer or self.api, self.scenarios, api_request, ctx)
+        steps: Iterator[Step] = shape(answer or self.api, self.scenarios, api_request, ctx)
         if checkout.reused_after is not None:
-            steps = [s for s in steps if not isinstance(s, Connect)]  # no handshake on a kept-alive connection
+            steps = (s for s in steps if not isinstance(s, Connect))  # no handshake on a kept-alive connection
         return attempt, steps
 
     @contextlib.contextmanager
+    def _guarded(self, what: str) -> Iterator[None]:
+        """Any exception of the simulation itself (not an error of the HTTP stack it raises
+        on purpose) reaches the client as a :class:`HarnessError`, which derives from
+        ``BaseException``: the SDK cannot wrap it as a connection error and retry."""
+        __tracebackhide__ = hide_unless_harness_error
+        try:
+            yield
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in transport.CORE_MODULES:
+                raise
+            fault = harness_error(exc, what)
+            self.faults.append(fault)
+            raise fault from exc
+
+    @contextlib.contextmanager
     def _playing(self, attempt: Attempt, gen: Iterator[Yielded]) -> Iterator[None]:
+        __tracebackhide__ = hide_unless_harness_error
         try:
             yield
         except HorizonExceeded as exc:
@@ -286,6 +328,12 @@ class SimulatedNetwork:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
     def handle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
+        with self._guarded(f"{request.method} {request.url}"):
+            return self._handle(request, core, pool, answer)
+
+    def _handle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
         self.clock.participate()
         attempt, gen = self._begin(request, core, sync=True, pool=pool, answer=answer)
         self._pools.acquire_sync(pool, attempt, core, self.clock)
@@ -298,6 +346,12 @@ class SimulatedNetwork:
         raise AssertionError("unreachable: play() always yields a head or raises")
 
     async def ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
+        with self._guarded(f"{request.method} {request.url}"):
+            return await self._ahandle(request, core, pool, answer)
+
+    async def _ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
+        __tracebackhide__ = hide_unless_harness_error
         require_virtual_loop(f"{request.method} {request.url}")
         attempt, gen = self._begin(request, core, sync=False, pool=pool, answer=answer)
         await self._pools.acquire(pool, attempt, core, self.clock)
@@ -317,7 +371,8 @@ class _Body:
         self.network, self.attempt, self.gen = network, attempt, gen
 
     def __iter__(self) -> Iterator[bytes]:
-        with self.network._playing(self.attempt, self.gen):
+        __tracebackhide__ = hide_unless_harness_error
+        with self.network._guarded(self.network._what(self.attempt)), self.network._playing(self.attempt, self.gen):
             for item in self.gen:
                 if isinstance(item, bytes):
                     yield item
@@ -325,7 +380,8 @@ class _Body:
                     self.network.clock.sleep(float(item), self.network._what(self.attempt))  # type: ignore[arg-type]
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with self.network._playing(self.attempt, self.gen):
+        __tracebackhide__ = hide_unless_harness_error
+        with self.network._guarded(self.network._what(self.attempt)), self.network._playing(self.attempt, self.gen):
             for item in self.gen:
                 if isinstance(item, bytes):
                     yield item

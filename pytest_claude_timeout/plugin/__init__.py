@@ -8,6 +8,7 @@ fixtures and hooks when a test uses it).
 from __future__ import annotations
 
 import inspect
+import unittest
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -75,8 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "network scenario in virtual time and judge it; envelope=True also searches how far each "
         "scenario's main parameter can go before the verdict changes (pytest-claude-timeout)",
     )
+    from . import options
     from .session import SessionReport
 
+    options.check(config)  # one usage error for a bad option or ini value, before any test
     config.pluginmanager.register(SessionReport(config), "claude-timeout-session")
 
 
@@ -102,6 +105,12 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     # A marked test needs the scenario fixture in its closure (for the parametrization)
     # and, when async, pytest-asyncio's marker: add both before the item is built. Bad
     # marker arguments become a collection error naming the test.
+    # The marker is applied or refused, never ignored: a unittest.TestCase (run by unittest,
+    # without fixtures) is a collection error; a staticmethod is a test function like any.
+    if inspect.isclass(obj) and issubclass(obj, unittest.TestCase):
+        return _refuse_unittest(collector, name, obj)
+    if isinstance(obj, staticmethod):
+        obj = obj.__func__  # pytest collects a test class's staticmethods as functions
     if not inspect.isfunction(obj) or not getattr(collector, "funcnamefilter", lambda n: False)(name):
         return None
     mark = _marker_on(collector, obj)
@@ -117,6 +126,23 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         if not any(getattr(m, "name", None) == "asyncio" for m in getattr(obj, "pytestmark", [])):
             pytest.mark.asyncio(obj)
     return None
+
+
+def _refuse_unittest(collector: pytest.Collector, name: str, cls: type) -> MarkerUsageError | None:
+    marked = [
+        attr for attr, value in vars(cls).items()
+        if any(getattr(m, "name", None) == MARKER for m in getattr(value, "pytestmark", []))
+    ]
+    if not marked and _marker_on(collector, cls) is None:
+        return None
+    where = f"its method(s) {', '.join(marked)}" if marked else "it"
+    message = (
+        f"{collector.nodeid}::{name}: @pytest.mark.{MARKER} cannot run a unittest.TestCase ({where} marked): "
+        "unittest runs its methods without pytest's fixtures or parametrization. Write the test as a "
+        "pytest function (or a method of a plain class), or use pytest_claude_timeout.SimulatedNetwork "
+        "inside the TestCase."
+    )
+    return MarkerUsageError.from_parent(collector, name=name, message=message)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -136,11 +162,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
     # A marker item: run the body, catch what it raises, and judge it against the marker.
+    # Any test on the network: a fault of the simulation fails it even when the code under
+    # test swallowed the HarnessError (``except BaseException``).
     scenario = pyfuncitem.funcargs.get(SCENARIO_FIXTURE)
     if not isinstance(scenario, Scenario):
-        if not pyfuncitem.config.getoption("claude_timeout_html", None) or "claude_network" not in pyfuncitem.funcargs:
+        if "claude_network" not in pyfuncitem.funcargs:
             return (yield)
-        return (yield from _recorded_fixture_run(pyfuncitem))
+        if pyfuncitem.config.getoption("claude_timeout_html", None):
+            result = yield from _recorded_fixture_run(pyfuncitem)
+        else:
+            result = yield
+        faults = getattr(pyfuncitem.funcargs["claude_network"], "faults", None)
+        if faults:
+            raise faults[0]
+        return result
     from .evaluation import conclude, evaluate, pass_through
 
     network = cast("SimulatedNetwork", pyfuncitem.funcargs["claude_network"])

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..network.simulated import SimulatedNetwork
     from ..scenarios import Scenario
 
-_PACKAGE_DIR = os.path.dirname(__file__)
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(__file__))
 
 
 def pass_through() -> tuple[type[BaseException], ...]:
@@ -65,7 +65,7 @@ def evaluate(
     ``None`` for a run of the fixtures, which judges the network's scenarios together."""
     from ..transports.httpcore_mock import stack_info
 
-    verdict = judge(spec, exc, elapsed, network.attempts)
+    verdict = judge(spec, exc, elapsed, network.attempts, network.faults)
     verdict.diagnosis = diagnose(network.attempts, exc, verdict, spec.budget)
     verdict.diagnosis += [f"{f.kind}: {f.text}" for f in verdict.grades]
     record: dict[str, Any] = jsonable(
@@ -123,7 +123,9 @@ def conclude(item: pytest.Item, evaluated: tuple[dict[str, Any], str | None]) ->
 
 
 def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
-    """Carry the record on the report (so through xdist) and as JUnit XML properties."""
+    """Carry the record on the report (so through xdist) and as JUnit XML properties. A rerun
+    of the item (pytest-rerunfailures) replaces the properties of the run before it."""
+    item.user_properties[:] = [p for p in item.user_properties if not str(p[0]).startswith("claude_timeout.")]
     item.user_properties += [
         ("claude_timeout.scenario", record["description"]),
         ("claude_timeout.verdict", record["verdict"]),

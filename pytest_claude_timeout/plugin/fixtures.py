@@ -12,12 +12,14 @@ Heavy imports happen inside the fixtures, when a test uses them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..scenarios import SCENARIOS
+from . import options
 
 if TYPE_CHECKING:
     from ..network.simulated import SimulatedNetwork
@@ -29,11 +31,21 @@ __all__ = ["NETWORK_FIXTURES", "claude_fault_server", "claude_network", "claude_
 
 
 def horizon_of(config: pytest.Config) -> float:
-    value = config.getoption("claude_timeout_horizon", None) or config.getini("claude_timeout_horizon")
+    """The virtual horizon of the run (``--claude-timeout-horizon`` or the ini value)."""
+    return options.horizon(config)
+
+
+FAULT_SERVER_OPTIONS = frozenset({"time_scale", "api", "host", "port", "resolver"})
+
+
+@contextlib.contextmanager
+def _bad_parameter(request: pytest.FixtureRequest, fixture: str, param: object) -> Iterator[None]:
+    """A bad parameter of a fixture (indirect parametrization) fails its test with one line
+    naming the test, the fixture and the parameter, not a traceback through the plugin."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise pytest.UsageError(f"claude_timeout_horizon must be a number of seconds, not {value!r}") from None
+        yield
+    except (ValueError, TypeError) as exc:
+        pytest.fail(f"{request.node.nodeid}: bad {fixture} parameter {param!r}: {exc}", pytrace=False)
 
 
 def network_options(config: pytest.Config) -> dict[str, Any]:
@@ -59,7 +71,9 @@ def claude_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]
 
 def _scenario_fixture(name: str, cls: type[Scenario]) -> Any:
     def fixture(request: pytest.FixtureRequest, claude_network: SimulatedNetwork) -> Scenario:
-        return claude_network.add(cls.from_param(getattr(request, "param", None)))
+        param = getattr(request, "param", None)
+        with _bad_parameter(request, name, param):
+            return claude_network.add(cls.from_param(param))
 
     fixture.__name__ = fixture.__qualname__ = name
     fixture.__doc__ = cls.__doc__
@@ -82,6 +96,9 @@ def claude_timeout_scenario(request: pytest.FixtureRequest, claude_network: Simu
             "claude_timeout_scenario is set by @pytest.mark.claude_timeout; use the marker, "
             "or a scenario fixture such as slow_prefill"
         )
+    mark = request.node.get_closest_marker("claude_timeout")
+    if mark is not None and mark.kwargs.get("respond") is not None:
+        claude_network.respond(mark.kwargs["respond"])  # a fresh script for each scenario
     return claude_network.add(dataclasses.replace(param))
 
 
@@ -106,5 +123,12 @@ def claude_fault_server(request: pytest.FixtureRequest) -> Iterator[FaultServer]
         scenarios = []
     elif not isinstance(scenarios, (list, tuple)):
         scenarios = [scenarios]
-    with FaultServer(*scenarios, **options) as server:
+    with _bad_parameter(request, "claude_fault_server", param):
+        unknown = sorted(set(options) - FAULT_SERVER_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown}; known: {sorted({'scenarios', *FAULT_SERVER_OPTIONS})}")
+        server = FaultServer(*scenarios, **options)
+    with server:
         yield server
+    if server.faults:
+        raise server.faults[0]

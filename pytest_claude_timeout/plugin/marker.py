@@ -1,4 +1,4 @@
-"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None, envelope=None, grade=None)``: reading and
+"""``@pytest.mark.claude_timeout(*scenarios, budget=None, expect=None, envelope=None, grade=None, respond=None)``: reading and
 checking its arguments, and the ids of the items it makes. No pytest hooks here."""
 
 from __future__ import annotations
@@ -74,10 +74,14 @@ def _plain(value: Any) -> str:
 
 def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> MarkerSpec:
     """Turn the marker's arguments into a spec, or raise :class:`MarkerError`."""
-    unknown = sorted(set(kwargs) - {"budget", "expect", "envelope", "grade"})
+    unknown = sorted(set(kwargs) - {"budget", "expect", "envelope", "grade", "respond"})
     if unknown:
         raise MarkerError(
-            f"unknown keyword argument(s) {unknown}; the marker takes budget=, expect=, envelope= and grade="
+            f"unknown keyword argument(s) {unknown}; the marker takes budget=, expect=, envelope=, grade= and respond="
+        )
+    if "respond" in kwargs and (kwargs["respond"] is None or kwargs["respond"] == []):
+        raise MarkerError(
+            f"respond= needs a reply (a text, a Message, a list of replies or a callable), not {kwargs['respond']!r}"
         )
     specs: Sequence[Any] = args or STANDARD_SCENARIOS
     scenarios = []

@@ -13,6 +13,9 @@ from typing import Any
 
 from .marker import ID_PREFIX, standard_labels
 
+HARNESS_ERROR = "harness error"
+"""The record's ``kind`` when the simulation itself broke: no verdict about the client."""
+
 RECORD_PROPERTY = "claude_timeout.record"
 FIXTURE_RECORD_PROPERTY = "claude_timeout.fixture_record"
 """A test on the fixtures (not the marker): recorded only for the HTML report."""
@@ -47,8 +50,9 @@ def expectation(record: Mapping[str, Any]) -> str:
 def failure_text(record: Mapping[str, Any], timeline: str) -> str:
     """What pytest shows for a failed scenario run: the verdict first, the virtual
     timeline, then the diagnosis."""
+    failed = "HARNESS ERROR (not a verdict about the client)" if record["kind"] == HARNESS_ERROR else "FAILED"
     lines = [
-        f"claude_timeout: {record['row']} FAILED under {record['description']}",
+        f"claude_timeout: {record['row']} {failed} under {record['description']}",
         f"expected: {expectation(record)}",
         f"verdict:  {record['kind']}",
         f"reason:   {record['reason']}",
@@ -87,6 +91,7 @@ def client_line(record: Mapping[str, Any]) -> str:
 
 CELL_LEGEND = (
     "ok: survived; raised: raised the expected exception; FAIL: see its failure report; "
+    "ERROR: the simulation itself broke (no verdict); "
     "xfail/XPASS: marked xfail; times are virtual seconds"
 )
 
@@ -97,6 +102,8 @@ def _cell(record: Mapping[str, Any]) -> str:
         mark = "xfail"
     elif outcome == "xpassed":
         mark = "XPASS"
+    elif record["kind"] == HARNESS_ERROR:
+        mark = "ERROR"
     elif record["verdict"] != "passed":
         mark = "FAIL"
     else:

@@ -12,10 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import HorizonExceeded
+from ..errors import HarnessError, HorizonExceeded
 from ..network.timeline import Attempt
 from .grading import Finding, grade
 from .marker import MarkerSpec, expect_names, type_name
+from .report import HARNESS_ERROR
 from .retries import retrier, retry_lines
 
 RAW_STACK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2")
@@ -28,7 +29,8 @@ class Verdict:
     """``survived`` or ``raised as expected`` (passed); ``exception escaped``, ``wrong
     exception``, ``raw HTTP error``, ``no exception``, ``assertion failed``, ``silent data
     loss``, ``budget exceeded`` or ``horizon`` (failed); with ``grade=``, a passing run fails
-    as ``retry storm``, ``retry-after ignored``, ``non-retryable retried`` or ``no deadline``."""
+    as ``retry storm``, ``retry-after ignored``, ``non-retryable retried`` or ``no deadline``;
+    ``harness error`` (the simulation itself broke: no verdict about the client)."""
     reason: str
     elapsed: float
     exception: str | None = None
@@ -80,9 +82,18 @@ def truncated_stream(attempts: Sequence[Attempt]) -> Attempt | None:
 
 
 def judge(
-    spec: MarkerSpec, exc: BaseException | None, elapsed: float, attempts: Sequence[Attempt] = ()
+    spec: MarkerSpec,
+    exc: BaseException | None,
+    elapsed: float,
+    attempts: Sequence[Attempt] = (),
+    faults: Sequence[BaseException] = (),
 ) -> Verdict:
-    """The verdict on one test body run under one scenario."""
+    """The verdict on one test body run under one scenario. A fault of the simulation itself
+    (``faults``, or a :class:`HarnessError` escaping the body) is never judged: whatever the
+    body did, the verdict is ``harness error``."""
+    fault = exc if isinstance(exc, HarnessError) else next(iter(faults), None)
+    if fault is not None:
+        return Verdict(False, HARNESS_ERROR, str(fault), elapsed, describe_exception(fault))
     truncated = truncated_stream(attempts)
     shown = describe_exception(exc) if exc is not None else None
     expected = spec.expect is not None and exc is not None and isinstance(exc, spec.expect)

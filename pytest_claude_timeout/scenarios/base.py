@@ -9,12 +9,15 @@ then middleboxes on the path (proxies), then the client's side of the network (D
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 from ..api import wire
 from ..api.fake import ApiRequest, FakeApi
@@ -25,9 +28,10 @@ from ..exchange import (
     Head,
     Idle,
     Step,
-    head_index,
+    leading,
 )
 from ..network.timeline import PART_JOIN
+from .streams import AFTER_DELTAS_FALLBACK, as_list, delayed_first_byte, reads_stream, split_after, split_body
 
 SERVER, PATH, CLIENT_NETWORK = 0, 1, 2
 
@@ -62,26 +66,57 @@ class Scenario:
     main: ClassVar[str] = ""
     layer: ClassVar[int] = SERVER
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> Iterable[Step]:
+        """The steps of this attempt, rewritten. Written for a list (as here), it gets the
+        steps as a list; decorated with :func:`~.streams.lazy` (taking an iterable), it gets
+        them as an iterator and should return an iterator that reads them as it goes."""
         raise NotImplementedError
 
     # -- parameters ----------------------------------------------------------------------
     def __setattr__(self, key: str, value: Any) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         if self.__dict__.get("_locked"):
             raise ScenarioError(
                 f"{self.name}: cannot set {key!r} after the network served its first request; "
                 "set scenario parameters before the client makes a call"
             )
+        if not self.__dict__.get("_checked"):
+            super().__setattr__(key, value)
+            return
+        before = self.__dict__.get(key)
         super().__setattr__(key, value)
+        try:
+            self.__post_init__()  # a parameter set later is checked as at construction
+        except ScenarioError:
+            super().__setattr__(key, before)
+            raise
 
     def __post_init__(self) -> None:
+        """Check every parameter: its type (from the field's annotation) and, for durations,
+        that it is a non-negative number. Subclasses add their own checks after calling it."""
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
+        hints = _field_types(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if inspect.isfunction(value):
+                cls = type(self).__name__
+                raise ScenarioError(
+                    f"{cls} was given the function {value.__name__} as its {f.name}: a scenario class used as a "
+                    f"decorator? @pytest.mark.claude_timeout({cls}) with a class as its only argument marks that "
+                    f"class instead; give an instance: @pytest.mark.claude_timeout({cls}())"
+                )
+            problem = _type_problem(value, hints.get(f.name))
+            if not problem and f.name not in self._durations() and isinstance(value, float) and math.isnan(value):
+                problem = "a number"
+            if problem:
+                raise ScenarioError(f"{self.name}: {f.name} must be {problem}, not {value!r}")
             if f.name in self._durations() and value is not None:
                 if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or value < 0:
                     raise ScenarioError(
                         f"{self.name}: {f.name} must be a non-negative number of seconds, not {value!r}"
                     )
+
+        self.__dict__["_checked"] = True
 
     def _durations(self) -> tuple[str, ...]:
         return ()
@@ -108,6 +143,7 @@ class Scenario:
     @classmethod
     def from_param(cls, param: Any = None) -> Scenario:
         """Build from an indirect-parametrization value: ``None``, a number, a dict, or an instance."""
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         if param is None:
             return cls()
         if isinstance(param, cls):
@@ -126,6 +162,58 @@ class Scenario:
         )
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        try:
+            _HINTS[cls] = typing.get_type_hints(cls)
+        except Exception:  # an annotation that cannot be resolved: leave its check to the class
+            _HINTS[cls] = {}
+    return _HINTS[cls]
+
+
+_SIMPLE = {float: "a number", int: "a whole number", str: "text (str)", bool: "True or False", type(None): "None"}
+
+
+def _type_problem(value: Any, annotation: Any) -> str | None:
+    """What ``value`` should be, when it does not fit ``annotation`` (simple types and their
+    unions: ``float``, ``int | None`` ...; other annotations are not checked here)."""
+    union = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+    allowed = typing.get_args(annotation) if union else (annotation,)
+    if not allowed or not all(t in _SIMPLE for t in allowed):
+        return None
+    for t in allowed:
+        if t is type(None) and value is None:
+            return None
+        if t is bool and isinstance(value, bool):
+            return None
+        if t is str and isinstance(value, str):
+            return None
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return None
+        if t is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return None
+    return " or ".join(_SIMPLE[t] for t in allowed)
+
+
+def check_status(scenario: Scenario, field: str) -> None:
+    """An HTTP status a server or proxy answers with: a whole number from 100 to 599."""
+    __tracebackhide__ = True  # a bad parameter: the user's line, not ours
+    value = getattr(scenario, field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ScenarioError(f"{scenario.name}: {field} must be an HTTP status (a whole number from 100 to 599), not {value!r}")
+
+
+def check_header_text(scenario: Scenario, field: str) -> None:
+    """Text sent in a response header (a ``server`` name, an error type): printable ASCII."""
+    __tracebackhide__ = True  # a bad parameter: the user's line, not ours
+    value = getattr(scenario, field)
+    if not isinstance(value, str) or not value or not value.isascii() or not value.isprintable():
+        raise ScenarioError(f"{scenario.name}: {field} must be non-empty printable ASCII text (it goes into a header), not {value!r}")
+
+
 def _show(value: Any) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "forever"
@@ -135,38 +223,18 @@ def _show(value: Any) -> str:
 
 
 def _after_label(steps: list[Step], label: str, occurrence: int = 1) -> int | None:
-    """Index just after the ``occurrence``-th body part labelled ``label``."""
-    seen = 0
-    found = None
-    for i, step in enumerate(steps):
-        if isinstance(step, Data) and step.label == label:
-            seen += 1
-            found = i + 1
-            if seen == occurrence:
-                break
-    return found
+    """Index just after the ``occurrence``-th body part labelled ``label`` (a list of steps)."""
+    before, _, found = split_after(steps, label, occurrence)
+    return len(before) if found else None
 
 
 def delay_first_byte(steps: list[Step], seconds: float, ping_interval: float | None, note: str) -> list[Step]:
-    """Make the server think for ``seconds``: before the headers of a plain response, after
-    ``message_start`` (with keep-alive pings) in a stream."""
-    if seconds <= 0:
-        return steps
-    at = _after_label(steps, "message_start")
-    if at is None:
-        at = head_index(steps)
-        return steps if at is None else [*steps[:at], Idle(seconds, note), *steps[at:]]
-    wait: list[Step] = []
-    elapsed = 0.0
-    if ping_interval:
-        while elapsed + ping_interval < seconds:
-            wait += [Idle(ping_interval, note), Data(wire.PING, "ping")]
-            elapsed += ping_interval
-    wait.append(Idle(seconds - elapsed, note))
-    return [*steps[:at], *wait, *steps[at:]]
+    """:func:`~.streams.delayed_first_byte` for a list of steps (a finite delay)."""
+    return as_list(delayed_first_byte(steps, seconds, ping_interval, note), "delay_first_byte")
 
 
 def _check_count(scenario: Scenario, field: str, value: Any, *, minimum: int) -> None:
+    __tracebackhide__ = True  # a bad parameter: the user's line, not ours
     if value is None and field == "attempts":
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -178,21 +246,15 @@ def _applies(attempts: int | None, number: int) -> bool:
 
 
 def _after_deltas(steps: list[Step], deltas: int) -> int | None:
-    """Where a stream is cut: after ``deltas`` text deltas (or its opening events); for a
-    plain response, in the middle of its body."""
-    at = _after_label(steps, "content_block_delta", deltas) if deltas else None
-    return at if at is not None else _after_label(steps, "ping") or _after_label(steps, "message_start")
+    """Where a stream is cut (a list of steps): after ``deltas`` text deltas (or its opening
+    events)."""
+    before, _, found = split_after(steps, "content_block_delta", deltas, AFTER_DELTAS_FALLBACK)
+    return len(before) if found else None
 
 
 def _split_body(steps: list[Step]) -> list[Step]:
-    """Cut a plain response's body in two parts so something can happen between them."""
-    at = _after_label(steps, "message")
-    if at is None:
-        return steps
-    body = steps[at - 1]
-    assert isinstance(body, Data)
-    half = len(body.payload) // 2
-    return [*steps[: at - 1], Data(body.payload[:half], "message (first half)"), Data(body.payload[half:], "message (rest)"), *steps[at:]]
+    """:func:`~.streams.split_body` for a list of steps."""
+    return list(split_body(steps))
 
 
 def error_response(status: int, kind: str, message: str, ctx: AttemptContext, extra: Mapping[str, str] = {}) -> list[Step]:
@@ -206,10 +268,14 @@ def incomplete_body(sent: list[Step]) -> str:
     """httpcore's message when the peer closes (FIN) before the body's end, given the steps
     sent so far: a chunked body misses its final chunk, a sized one some bytes."""
     head = next((s for s in sent if isinstance(s, Head)), None)
+    return incomplete_message(head, sum(len(s.payload) for s in sent if isinstance(s, Data)))
+
+
+def incomplete_message(head: Head | None, received: int) -> str:
+    """:func:`incomplete_body` from the response head and the body bytes received."""
     length = dict(head.headers).get("content-length") if head is not None else None
     if length is None:
         return INCOMPLETE_CHUNKED
-    received = sum(len(s.payload) for s in sent if isinstance(s, Data))
     return f"peer closed connection without sending complete message body (received {received} bytes, expected {length})"
 
 
@@ -249,19 +315,24 @@ def reslice(steps: list[Step], size: int, gap: float = 0.0, note: str = "next sl
 
 
 class Responder(Protocol):
-    """What answers a request before the scenarios shape it (the fake API, a user's mock)."""
+    """What answers a request before the scenarios shape it (the fake API, a test's own
+    mock), and frames the shaped steps for the request's platform."""
 
     def respond(self, request: ApiRequest) -> list[Step]: ...
 
+    def frame(self, request: ApiRequest, steps: Iterable[Step]) -> Iterable[Step]: ...
 
-def shape(api: Responder, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> list[Step]:
-    """The far side of one attempt: the healthy API's steps, rewritten by each scenario by
-    layer (server, then path, then the client's network). Client timeouts are not applied
-    here: the simulated client side (``exchange.play``) or a real client does that."""
-    steps = api.respond(request)
+
+def shape(api: Responder, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> Iterator[Step]:
+    """The far side of one attempt, produced as it is read: the healthy API's steps,
+    rewritten by each scenario by layer (server, then path, then the client's network).
+    Client timeouts are not applied here: the simulated client side (``exchange.play``) or a
+    real client does that. Nothing is computed before the first step is read."""
+    steps: Iterable[Step] = api.respond(request)
     for scenario in sorted(scenarios, key=lambda s: s.layer):
-        steps = scenario.apply(steps, ctx)
-    return steps
+        apply = cast("Callable[[Iterable[Step], AttemptContext], Iterable[Step]]", scenario.apply)
+        steps = apply(iter(steps) if reads_stream(apply) else as_list(steps, scenario.describe()), ctx)
+    yield from api.frame(request, steps)
 
 
 def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host: str) -> Connect | None:
@@ -270,5 +341,5 @@ def connect_step(scenarios: Sequence[Scenario], api: FakeApi, number: int, host:
     yet when a connection is made: it is shaped for a placeholder request."""
     request = ApiRequest("POST", f"http://{host}/v1/messages", "/v1/messages", {})
     ctx = AttemptContext(number, 0, request, host, datetime.now(timezone.utc))
-    steps = shape(FakeApi(text=api.text), scenarios, request, ctx)
+    steps = leading(shape(api.placeholder(), scenarios, request, ctx))
     return next((s for s in steps if isinstance(s, Connect)), None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -125,7 +126,7 @@ class Chaos(Scenario):
                 return scenario, latency
         return None, latency
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    def apply(self, steps: list[Step], ctx: AttemptContext) -> Iterable[Step]:
         fault, latency = self.draw(ctx.number)
         self.drawn[ctx.number] = "none" if fault is None else fault.label()
         steps = delay_first_byte(steps, latency, self.ping_interval, "latency")

@@ -4,6 +4,7 @@ uplink, a client that cannot reach the API at all, and its own connection pool's
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,7 +15,6 @@ from ..exchange import (
     Idle,
     Step,
     Upload,
-    head_index,
 )
 from .base import (
     CLIENT_NETWORK,
@@ -27,6 +27,7 @@ from .base import (
     reslice,
 )
 from .service import SlowPrefill
+from .streams import after_connecting, before_head, lazy
 
 DNS_KINDS = {
     # kind: (seconds until the resolver's answer, message, bounded by connect timeout in sync?)
@@ -56,12 +57,14 @@ class DnsFailure(Scenario):
     kind: str = "nxdomain"
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
         if self.kind not in DNS_KINDS:
             raise ScenarioError(f"{self.name}: kind must be one of {sorted(DNS_KINDS)}, not {self.kind!r}")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if self.attempts is not None and ctx.number > self.attempts:
             return steps
         seconds, message = DNS_KINDS[self.kind]
@@ -81,10 +84,12 @@ class ConnectTimeout(Scenario):
     attempts: int | None = 1
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         return [Connect(math.inf, f"connecting to {ctx.host}: no answer to the handshake")]
@@ -97,7 +102,8 @@ class ConnectionRefused(ConnectTimeout):
 
     name: ClassVar[str] = "connection_refused"
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         return [Connect(0.001, f"connecting to {ctx.host}: refused", error="ConnectError", message="[Errno 111] Connection refused")]
@@ -111,7 +117,8 @@ class ServerDisconnect(ConnectTimeout):
     name: ClassVar[str] = "server_disconnect"
     layer: ClassVar[int] = SERVER
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         return [
@@ -169,15 +176,16 @@ class SlowUpload(Scenario):
     extra_bytes: int = 0
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         if not self.rate > 0:
             raise ScenarioError(f"{self.name}: rate must be a positive number of bytes per second")
         _check_count(self, "extra_bytes", self.extra_bytes, minimum=0)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         size = ctx.request.size + self.extra_bytes
-        at = next((i for i, s in enumerate(steps) if not isinstance(s, Connect)), len(steps))
-        return [*steps[:at], Upload(size / self.rate, f"uploading {size} bytes at {self.rate:g} B/s"), *steps[at:]]
+        return after_connecting(steps, [Upload(size / self.rate, f"uploading {size} bytes at {self.rate:g} B/s")])
 
 
 @dataclass
@@ -227,12 +235,12 @@ class ForceFailure(Scenario):
     def _durations(self) -> tuple[str, ...]:
         return ("rtt",)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
-        at = head_index(steps)
-        if at is None or self.rtt == 0:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
+        if self.rtt == 0:
             return steps
         handshakes = Connect(2 * self.rtt, "TCP and TLS handshakes (2 round trips)")
-        return [handshakes, *steps[:at], Idle(self.rtt, "first byte (1 round trip)"), *steps[at:]]
+        return before_head(steps, [handshakes], [Idle(self.rtt, "first byte (1 round trip)")])
 
 
 @dataclass

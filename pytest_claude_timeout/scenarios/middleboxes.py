@@ -4,6 +4,7 @@ connections and answer with their own error pages."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,6 +17,7 @@ from ..exchange import (
     Idle,
     Step,
     merge_idles,
+    merged_idles,
 )
 from ..network.timeline import PART_JOIN
 from .base import (
@@ -23,10 +25,13 @@ from .base import (
     AttemptContext,
     Scenario,
     ScenarioError,
+    check_header_text,
+    check_status,
     delay_first_byte,
-    incomplete_body,
+    incomplete_message,
     reslice,
 )
+from .streams import delayed_first_byte, lazy
 
 
 @dataclass
@@ -53,8 +58,15 @@ class ProxyCutoff(Scenario):
     def _durations(self) -> tuple[str, ...]:
         return ("idle", "upstream", "ping_interval")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
-        steps = delay_first_byte(steps, self.upstream, self.ping_interval, "upstream working")
+    def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
+        super().__post_init__()
+        check_status(self, "status")
+        check_header_text(self, "server")
+
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
+        steps = delayed_first_byte(steps, self.upstream, self.ping_interval, "upstream working")
         return cut_idle(steps, self.idle, self.status, self.server)
 
 
@@ -78,31 +90,35 @@ UPSTREAM_FAILED = 502
 (measured: nginx, "upstream prematurely closed connection"; tests/conformance)."""
 
 
-def cut_idle(steps: list[Step], idle: float, status: int, server: str) -> list[Step]:
-    """What a proxy with an idle cutoff forwards of ``steps`` (measured against nginx by the
-    conformance suite). It never passes the upstream's own failure on as it is: an upstream
-    that closes or resets before its headers gets the client a ``502`` page, and one that
-    fails mid-body gets the client's connection closed (FIN) before the body's end."""
-    out: list[Step] = []
+def cut_idle(steps: Iterable[Step], idle: float, status: int, server: str) -> Iterator[Step]:
+    """What a proxy with an idle cutoff forwards of ``steps``, as they come (measured against
+    nginx by the conformance suite). It never passes the upstream's own failure on as it is:
+    an upstream that closes or resets before its headers gets the client a ``502`` page, and
+    one that fails mid-body gets the client's connection closed (FIN) before the body's end."""
+    received = 0
     head: Head | None = None
-    for step in merge_idles(steps):
+    for step in merged_idles(steps):
         if isinstance(step, Idle) and step.seconds > idle:
-            out.append(Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)", "proxy"))
-            return out + _proxy_gives_up(out, head, status, server, "proxy closed the idle connection mid-body")
+            yield Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)", "proxy")
+            yield from _proxy_gives_up(received, head, status, server, "proxy closed the idle connection mid-body")
+            return
         if isinstance(step, Hangup):
             note = f"upstream failed ({step.error}): proxy closed the connection mid-body"
-            return out + _proxy_gives_up(out, head, UPSTREAM_FAILED, server, note)
+            yield from _proxy_gives_up(received, head, UPSTREAM_FAILED, server, note)
+            return
         head = step if isinstance(step, Head) else head
-        out.append(step)
-    return out
+        received += len(step.payload) if isinstance(step, Data) else 0
+        yield step
 
 
-def _proxy_gives_up(sent: list[Step], head: Head | None, status: int, server: str, note: str) -> list[Step]:
+def _proxy_gives_up(sent: int | Sequence[Step], head: Head | None, status: int, server: str, note: str) -> list[Step]:
     """Before the headers: the proxy's error page. After: a close without the body's end,
-    which the client reads as an incomplete body (httpcore's message for either framing)."""
+    which the client reads as an incomplete body (httpcore's message for either framing).
+    ``sent``: the body bytes the client got (or the steps it got)."""
     if head is None:
         return error_page(status, server)
-    return [Hangup("RemoteProtocolError", incomplete_body(sent), note, "proxy")]
+    received = sent if isinstance(sent, int) else sum(len(s.payload) for s in sent if isinstance(s, Data))
+    return [Hangup("RemoteProtocolError", incomplete_message(head, received), note, "proxy")]
 
 
 @dataclass
@@ -150,23 +166,30 @@ class GcpLoadBalancer(Scenario):
     def _durations(self) -> tuple[str, ...]:
         return ("deadline", "upstream", "ping_interval")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
-        steps = delay_first_byte(steps, self.upstream, self.ping_interval, "upstream working")
-        out: list[Step] = []
+    def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
+        super().__post_init__()
+        check_status(self, "status")
+        check_header_text(self, "server")
+
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         elapsed = 0.0
-        for step in merge_idles(steps):
+        headers_sent = False
+        for step in merged_idles(delayed_first_byte(steps, self.upstream, self.ping_interval, "upstream working")):
             if isinstance(step, Idle) and elapsed + step.seconds > self.deadline:
-                out.append(Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer"))
-                if any(isinstance(s, Head) for s in out):
+                yield Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer")
+                if headers_sent:
                     note = "load balancer deadline reached mid-body"
-                    out.append(Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer"))
+                    yield Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer")
                 else:
-                    out += error_page(self.status, self.server)
-                return out
+                    yield from error_page(self.status, self.server)
+                return
             if isinstance(step, Idle):
                 elapsed += step.seconds
-            out.append(step)
-        return out
+            headers_sent = headers_sent or isinstance(step, Head)
+            yield step
+
 
 
 @dataclass

@@ -53,8 +53,11 @@ SCENARIOS: dict[str, type[Scenario]] = {
 
 def scenario_from_spec(spec: str | Scenario) -> Scenario:
     """``"slow_prefill"``, ``"proxy_cutoff:30"`` (the main parameter) or a Scenario instance."""
+    __tracebackhide__ = True  # a bad parameter: the user's line, not ours
     if isinstance(spec, Scenario):
         return dataclasses.replace(spec)
+    if isinstance(spec, type) and issubclass(spec, Scenario):
+        raise ScenarioError(f"{spec.__name__} is a scenario class: give an instance, {spec.__name__}(...), or a name such as {spec.name!r}")
     if not isinstance(spec, str):
         raise ScenarioError(f"a scenario is a name such as 'proxy_cutoff:30' or a Scenario object, not {spec!r}")
     name, _, value = spec.partition(":")

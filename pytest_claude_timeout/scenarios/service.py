@@ -9,9 +9,11 @@ conformance suite), or *assumed* (a reasonable model nobody has checked yet).
 from __future__ import annotations
 
 import email.utils
+import itertools
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
 from ..api import wire
@@ -29,14 +31,14 @@ from .base import (
     Scenario,
     ScenarioError,
     _after_deltas,
-    _after_label,
     _applies,
     _check_count,
-    _split_body,
-    delay_first_byte,
+    check_header_text,
+    check_status,
     error_response,
     incomplete_body,
 )
+from .streams import AFTER_DELTAS_FALLBACK, cut_after, delayed_first_byte, insert_after, lazy, split_after, split_body
 
 
 @dataclass
@@ -56,8 +58,9 @@ class SlowPrefill(Scenario):
     def _durations(self) -> tuple[str, ...]:
         return ("seconds", "ping_interval")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
-        return delay_first_byte(steps, self.seconds, self.ping_interval, "prefill")
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
+        return delayed_first_byte(steps, self.seconds, self.ping_interval, "prefill")
 
 
 @dataclass
@@ -151,19 +154,17 @@ class StalledStream(Scenario):
         return ("stall",)
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "deltas", self.deltas, minimum=0)
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or (self.attempts is not None and ctx.stream_number > self.attempts):
-            return steps
-        at = _after_label(steps, "content_block_delta", self.deltas) if self.deltas else None
-        if at is None:
-            at = _after_label(steps, "ping") or _after_label(steps, "message_start")
-        if at is None:
-            return steps
-        return [*steps[:at], Idle(self.stall, "stream stalled", "stall"), *steps[at:]]
+            return iter(steps)
+        stall = [Idle(self.stall, "stream stalled", "stall")]
+        return insert_after(steps, stall, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
 
 
 @dataclass
@@ -191,34 +192,52 @@ class LongGeneration(Scenario):
         return ("prefill",)
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "tokens", self.tokens, minimum=1)
         _check_count(self, "tokens_per_delta", self.tokens_per_delta, minimum=1)
         if not self.rate > 0:
             raise ScenarioError(f"{self.name}: rate must be a positive number of tokens per second")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream:
-            return delay_first_byte(steps, self.prefill + self.tokens / self.rate, None, f"generating {self.tokens} tokens")
-        steps = delay_first_byte(steps, self.prefill, None, "prefill")
-        deltas = [i for i, s in enumerate(steps) if isinstance(s, Data) and s.label == "content_block_delta"]
-        if not deltas:
-            return steps
-        words = wire.chunk_text(wire.DEFAULT_TEXT)
-        count = math.ceil(self.tokens / self.tokens_per_delta)
-        gap = self.tokens_per_delta / self.rate
-        generated: list[Step] = []
-        for i in range(count):
-            generated += [Idle(gap, "generating"), Data(wire.text_delta(words[i % len(words)]), "content_block_delta")]
-        steps = [*steps[: deltas[0]], *generated, *steps[deltas[-1] + 1 :]]
-        if not self.every_event:
-            return steps
-        spaced: list[Step] = []
+            return delayed_first_byte(steps, self.prefill + self.tokens / self.rate, None, f"generating {self.tokens} tokens")
+        generated = self._generated(delayed_first_byte(steps, self.prefill, None, "prefill"))
+        return _spaced(generated, self.tokens_per_delta / self.rate) if self.every_event else generated
+
+    def _generated(self, steps: Iterator[Step]) -> Iterator[Step]:
+        """The stream's text deltas replaced by ``tokens`` worth of deltas, produced as they
+        are read (what came between the first and the last delta is dropped)."""
+        after_last: list[Step] = []
+        generating = False
         for step in steps:
-            if isinstance(step, Data) and not (spaced and isinstance(spaced[-1], Idle)):
-                spaced.append(Idle(gap, "generating"))
-            spaced.append(step)
-        return spaced
+            delta = isinstance(step, Data) and step.label == "content_block_delta"
+            if generating:
+                after_last = [] if delta else [*after_last, step]
+            elif delta:
+                generating = True
+                yield from self._deltas()
+            else:
+                yield step
+        yield from after_last
+
+    def _deltas(self) -> Iterator[Step]:
+        words = wire.chunk_text(wire.DEFAULT_TEXT)
+        gap = self.tokens_per_delta / self.rate
+        for i in range(math.ceil(self.tokens / self.tokens_per_delta)):
+            yield Idle(gap, "generating")
+            yield Data(wire.text_delta(words[i % len(words)]), "content_block_delta")
+
+
+def _spaced(steps: Iterable[Step], gap: float) -> Iterator[Step]:
+    """``steps`` with a silence of ``gap`` before every body part that has none."""
+    silent = False
+    for step in steps:
+        if isinstance(step, Data) and not silent:
+            yield Idle(gap, "generating")
+        yield step
+        silent = isinstance(step, Idle)
 
 
 @dataclass
@@ -235,21 +254,22 @@ class ConnectionReset(Scenario):
     attempts: int | None = 1
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "deltas", self.deltas, minimum=0)
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not _applies(self.attempts, ctx.number):
-            return steps
+            return iter(steps)
         if not ctx.request.stream:
-            steps = _split_body(steps)
-            at = _after_label(steps, "message (first half)")
+            before, after, found = split_after(split_body(steps), "message (first half)")
         else:
-            at = _after_deltas(steps, self.deltas)
-        if at is None:
-            return steps
-        return [*steps[:at], self.hangup(steps[:at])]
+            before, after, found = split_after(steps, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
+        if not found:
+            return itertools.chain(before, after)
+        return iter([*before, self.hangup(before)])
 
     def hangup(self, sent: list[Step]) -> Hangup:
         return Hangup("ReadError", "[Errno 104] Connection reset by peer", "connection reset by peer (RST)")
@@ -284,15 +304,16 @@ class TruncatedStream(Scenario):
     attempts: int | None = 1
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "deltas", self.deltas, minimum=0)
         _check_count(self, "attempts", self.attempts, minimum=1)
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or not (self.attempts is None or ctx.stream_number <= self.attempts):
-            return steps
-        at = _after_deltas(steps, self.deltas)
-        return steps if at is None else steps[:at]
+            return iter(steps)
+        return cut_after(steps, [], "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
 
 
 @dataclass
@@ -328,14 +349,17 @@ class RateLimited(Scenario):
         return ("retry_after", "retry_after_ms")
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
+        check_status(self, "status")
+        check_header_text(self, "error_type")
 
     def headers(self, ctx: AttemptContext) -> dict[str, str]:
         extra = {}
         if self.retry_after is not None:
             extra["retry-after"] = (
-                email.utils.format_datetime(ctx.at + timedelta(seconds=self.retry_after), usegmt=True)
+                email.utils.format_datetime(_date_after(ctx.at, self.retry_after), usegmt=True)
                 if self.http_date
                 else f"{self.retry_after:g}"
             )
@@ -343,11 +367,18 @@ class RateLimited(Scenario):
             extra["retry-after-ms"] = f"{self.retry_after_ms:g}"
         return extra
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         message = "This request would exceed the rate limit for your organization."
         return error_response(self.status, self.error_type, message, ctx, self.headers(ctx))
+
+
+def _date_after(moment: datetime, seconds: float) -> datetime:
+    """``moment + seconds``, or the calendar's last second (year 9999) when that is later."""
+    last = datetime.max.replace(microsecond=0, tzinfo=moment.tzinfo or timezone.utc)
+    return last if seconds >= (last - moment).total_seconds() else moment + timedelta(seconds=seconds)
 
 
 @dataclass
@@ -377,17 +408,19 @@ class Overloaded(Scenario):
     deltas: int = 2
 
     def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
         _check_count(self, "attempts", self.attempts, minimum=1)
         if self.where not in ("headers", "stream"):
             raise ScenarioError(f"{self.name}: where must be 'headers' or 'stream', not {self.where!r}")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
         if not _applies(self.attempts, ctx.number):
             return steps
         if self.where == "stream":
             if not ctx.request.stream:
                 return steps
-            at = _after_deltas(steps, self.deltas)
-            return steps if at is None else [*steps[:at], Data(wire.error_event("overloaded_error", "Overloaded"), "error")]
+            error = [Data(wire.error_event("overloaded_error", "Overloaded"), "error")]
+            return cut_after(steps, error, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
         return error_response(529, "overloaded_error", "Overloaded", ctx)

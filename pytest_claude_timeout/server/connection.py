@@ -23,12 +23,13 @@ at the moment the client's timeout fired.
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import selectors
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from ..api.wire import Headers
-from ..exchange import Connect, Data, Hangup, Head, Idle, Step, Upload, merge_idles
+from ..exchange import Connect, Data, Hangup, Head, Idle, Step, Upload, merged_idles
 from ..network.timeline import Attempt
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ class ClientGone(Exception):
         self.late = late
         """Seen only after the request bytes the client's kernel had buffered (a slow
         upload): the client left earlier than the server could tell."""
+
+
+class BadRequest(Exception):
+    """The client sent something that is not a request the server can read (not HTTP, a
+    header that is not UTF-8 ...): it gets ``400`` and the connection is closed."""
 
 
 @dataclass
@@ -201,10 +207,12 @@ class Connection:
         while True:
             try:
                 event = self.h11.next_event()
-            except h11.RemoteProtocolError:  # the client closed mid-request
-                if self.current is not None:
+            except h11.RemoteProtocolError as exc:
+                if self.current is not None:  # the client closed mid-request
                     raise ClientGone(late=pace is not None) from None
-                return None
+                if incoming is None:  # closed before sending anything
+                    return None
+                raise BadRequest(f"not an HTTP/1.1 request: {exc}") from None
             if event is h11.NEED_DATA:
                 size = RECV
                 if pace is not None:
@@ -219,9 +227,12 @@ class Connection:
                 self.h11.receive_data(data)
             elif isinstance(event, h11.Request):
                 received = incoming.received if incoming else time.monotonic()
-                headers = {k.decode().lower(): v.decode() for k, v in event.headers}
-                idle = incoming.idle if incoming else None
-                incoming = Incoming(event.method.decode(), event.target.decode(), headers, b"", received, idle=idle)
+                try:
+                    headers = {k.decode().lower(): v.decode() for k, v in event.headers}
+                    idle = incoming.idle if incoming else None
+                    incoming = Incoming(event.method.decode(), event.target.decode(), headers, b"", received, idle=idle)
+                except UnicodeDecodeError:
+                    raise BadRequest("the request line or a header is not UTF-8") from None
                 upload = self.server._attempt_started(incoming)
                 self.current = incoming
                 if upload > 0:
@@ -237,7 +248,7 @@ class Connection:
                 return None
 
     # -- playing a response ----------------------------------------------------------------
-    def play(self, steps: list[Step], attempt: Attempt, now: Callable[[], float], sent_at: datetime) -> bool:
+    def play(self, steps: Iterable[Step], attempt: Attempt, now: Callable[[], float], sent_at: datetime) -> bool:
         """Write ``steps`` to the socket; returns whether the connection can serve another
         request (keep-alive). ``sent_at`` is the moment the scenarios were told the
         request was sent (for ``retry-after`` dates).
@@ -250,7 +261,7 @@ class Connection:
             raise ClientGone(late=True)
         due = time.monotonic()
         pending = bytearray()
-        for step in merge_idles(steps):
+        for step in merged_idles(steps):
             if isinstance(step, (Connect, Upload)):
                 continue  # played before the request arrived (the resolver, the body read)
             phase = "body" if attempt.status is not None else "headers"
@@ -287,6 +298,16 @@ class Connection:
             self.idle_since = time.monotonic()
             return True
         return False
+
+    def reject(self, reason: str) -> None:
+        """Answer ``400 Bad Request`` (an API-style error body) and close the connection."""
+        body = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": reason}}).encode()
+        head = f"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        try:
+            self._send(bytearray(head.encode() + body))
+        except ClientGone:
+            pass
+        self.hang_up(reset=False)
 
     def hang_up(self, *, reset: bool) -> None:
         """Close the connection: a reset (RST) or a clean close (FIN)."""

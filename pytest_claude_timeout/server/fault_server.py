@@ -33,19 +33,20 @@ The server binds to loopback only and refuses any other address.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import math
 import selectors
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..api.fake import ApiRequest, FakeApi, is_messages_call
-from ..api.wire import error_headers, not_found_body
-from ..errors import SimulationError
-from ..exchange import Data, Head, Step, Upload
+from ..api.fake import ApiRequest, FakeApi, route
+from ..api.wire import error_body, error_headers, not_found_body
+from ..errors import HarnessError, SimulationError, harness_error
+from ..exchange import Data, Head, Step, Upload, leading
 from ..network.timeline import Attempt, Timeouts, render
 from ..scenarios import (
     AttemptContext,
@@ -55,7 +56,7 @@ from ..scenarios import (
     scenario_from_spec,
     shape,
 )
-from .connection import ClientGone, Connection, Incoming
+from .connection import BadRequest, ClientGone, Connection, Incoming
 
 if TYPE_CHECKING:
     from .resolver import Resolver
@@ -114,6 +115,13 @@ def _value(text: str) -> object:
     return text
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 def _needs_resolver(scenarios: Sequence[Scenario], api: FakeApi) -> list[str]:
     """Names of the scenarios that act before the connection exists."""
     names = []
@@ -139,6 +147,7 @@ class FaultServer:
         *scenarios: Scenario | str,
         time_scale: float = DEFAULT_TIME_SCALE,
         api: FakeApi | None = None,
+        respond: object = None,
         host: str = "127.0.0.1",
         port: int = 0,
         resolver: bool = False,
@@ -149,12 +158,22 @@ class FaultServer:
         self.port = port
         self.time_scale = float(time_scale)
         self.api = api or FakeApi()
+        if respond is not None:
+            self.api.script(respond)
+        self._previous: tuple[bytes, Attempt] | None = None
+        self.errors: list[str] = []
+        """What the server could not answer as scripted (each answered 500, the reason in its body)."""
         self.scenarios: list[Scenario] = [parse_spec(s) for s in scenarios]
         self.attempts: list[Attempt] = []
         """Every request that reached the server (and every connection the resolver failed),
         in order; times in scenario seconds since :meth:`start`."""
         self.unhandled: list[str] = []
         """Requests the fake API does not serve (``METHOD URL``), answered 404."""
+        self.rejected: list[str] = []
+        """Why each request the server could not read (garbage) was answered 400."""
+        self.faults: list[HarnessError] = []
+        """Faults of the server itself while serving (each closed its connection); the
+        ``claude_fault_server`` fixture fails the test when there is one."""
         early = _needs_resolver(self.scenarios, self.api)
         if early and not resolver:
             raise ScenarioError(
@@ -250,7 +269,11 @@ class FaultServer:
     def _slow_uplink(self) -> bool:
         request = ApiRequest("POST", "http://127.0.0.1/v1/messages", "/v1/messages", {}, 1)
         ctx = AttemptContext(1, 0, request, self.host, datetime.now(timezone.utc))
-        return any(isinstance(s, Upload) for s in shape(FakeApi(text=self.api.text), self.scenarios, request, ctx))
+        return any(isinstance(s, Upload) for s in leading(shape(self.api.placeholder(), self.scenarios, request, ctx)))
+
+    def respond(self, *replies: object) -> None:
+        """Script what the API answers (as :meth:`SimulatedNetwork.respond`)."""
+        self.api.script(*replies)
 
     def settle(self, timeout: float = 2.0) -> bool:
         """Wait up to ``timeout`` real seconds until every attempt is finished; returns
@@ -316,11 +339,15 @@ class FaultServer:
                     note = f"client closed the connection in {'body' if attempt.status is not None else 'headers'}"
                 attempt.event(self.elapsed, note)
                 attempt.finish(self.elapsed, note, phase="body" if attempt.status is not None else "headers")
-        except Exception as exc:  # a bug of the server: say it in the timeline, close
+        except BadRequest as bad:
+            self.rejected.append(str(bad))
+            conn.reject(str(bad))
+        except BaseException as exc:  # a fault of the server or a scenario: recorded, never a verdict
             attempt = conn.current.attempt if conn.current is not None else None
+            fault = harness_error(exc, f"a connection of the fault server ({self.base_url})")
+            self.faults.append(fault)
             if attempt is not None:
                 attempt.finish(self.elapsed, f"server error: {exc!r}", phase="headers", error="ServerError")
-            raise
         finally:
             with self._lock:
                 self._connections.discard(conn)
@@ -331,10 +358,17 @@ class FaultServer:
         body upload must take (a slow uplink), 0 for none."""
         path = incoming.target.split("?", 1)[0]
         url = f"http://{incoming.headers.get('host', self.host)}{incoming.target}"
-        if not is_messages_call(incoming.method, path):
+        if route(incoming.method, path) is None:
             return 0.0
         retry = incoming.headers.get("x-stainless-retry-count", "")
         read = incoming.headers.get("x-stainless-read-timeout") or incoming.headers.get("x-stainless-timeout")
+        if retry and not (retry.isascii() and retry.isdigit()):
+            raise BadRequest(f"x-stainless-retry-count must be a whole number, not {retry!r}")
+        if read is not None and not 0 <= _number(read) < math.inf:
+            raise BadRequest(f"the client's x-stainless timeout header must be a number of seconds, not {read!r}")
+        length = incoming.headers.get("content-length") or "0"
+        if not (length.isascii() and length.isdigit()):
+            raise BadRequest(f"content-length must be a whole number, not {length!r}")
         with self._lock:
             for scenario in self.scenarios:
                 scenario.lock()
@@ -352,17 +386,14 @@ class FaultServer:
         incoming.attempt = attempt
         size = int(incoming.headers.get("content-length") or 0)
         provisional = ApiRequest(incoming.method, url, path, {}, size)
-        steps = shape(FakeApi(text=self.api.text), self.scenarios, provisional, self._context(attempt, provisional, 0, incoming))
+        steps = leading(shape(self.api.placeholder(), self.scenarios, provisional, self._context(attempt, provisional, 0, incoming)))
         upload = sum(s.seconds for s in steps if isinstance(s, Upload))
         if upload:
             attempt.event(attempt.start, f"reading the request body over {upload:g} s (slow uplink)")
         return upload * self.time_scale
 
     def _scenario_seconds(self, value: str | None) -> float | None:
-        try:
-            return None if value is None else float(value) / self.time_scale
-        except ValueError:
-            return None
+        return None if value is None else _number(value) / self.time_scale
 
     def _context(self, attempt: Attempt, request: ApiRequest, stream_number: int, incoming: Incoming) -> AttemptContext:
         host = request.url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
@@ -377,13 +408,24 @@ class FaultServer:
             self.unhandled.append(f"{incoming.method} {incoming.target}")
             body = not_found_body(incoming.method, path)
             scratch = Attempt(0, incoming.method, incoming.target, False, None, Timeouts(None, None, None, None), 0.0)
-            steps: list[Step] = [Head(404, error_headers("req_unhandled", body)), Data(body, "error body")]
-            return conn.play(steps, scratch, lambda: self.elapsed, datetime.now(timezone.utc))
-        request = ApiRequest.parse(incoming.method, attempt.url, path, incoming.body)
+            page: list[Step] = [Head(404, error_headers("req_unhandled", body)), Data(body, "error body")]
+            return conn.play(page, scratch, lambda: self.elapsed, datetime.now(timezone.utc))
         with self._lock:
+            previous = None
+            if self._previous is not None:
+                body, before = self._previous
+                previous = (body, before.phase != "done" or (before.status or 0) >= 400)
+            self._previous = (incoming.body, attempt)
+            request = ApiRequest.parse(incoming.method, attempt.url, path, incoming.body, incoming.headers, previous=previous)
             attempt.stream = request.stream
             if request.stream:
                 self._streams += 1
             ctx = self._context(attempt, request, self._streams if request.stream else 0, incoming)
-            steps = shape(self.api, self.scenarios, request, ctx)
+            shaped = shape(self.api, self.scenarios, request, ctx)
+            try:  # the healthy API's answer is made when the first step is read
+                steps: Iterator[Step] = itertools.chain([next(shaped)], shaped)
+            except SimulationError as exc:  # a script that cannot answer: say so, in a 500
+                self.errors.append(str(exc))
+                body = error_body("api_error", str(exc))
+                steps = iter([Head(500, error_headers(f"req_script_{attempt.number}", body), "(script error)"), Data(body, "error body")])
         return conn.play(steps, attempt, lambda: self.elapsed, ctx.at)

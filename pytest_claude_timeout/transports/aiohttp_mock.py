@@ -35,11 +35,12 @@ import contextvars
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import itertools
 import math
 import re
 import socket
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -59,7 +60,7 @@ class Network(Protocol):
 
     def begin(
         self, method: str, url: str, content: bytes, headers: Mapping[str, str], timeouts: Timeouts, core: str
-    ) -> tuple[Any, list[Step]]: ...
+    ) -> tuple[Any, Iterable[Step]]: ...
 
 
 _active: list[Network] = []
@@ -96,11 +97,17 @@ def _os_error(message: str) -> OSError:
 class Exchange:
     """One attempt over aiohttp: its connect phase, then its response on a transport."""
 
-    def __init__(self, network: Network, attempt: Any, steps: list[Step]) -> None:
+    def __init__(self, network: Network, attempt: Any, steps: Iterable[Step]) -> None:
         self.network, self.attempt = network, attempt
-        at = next((i for i, s in enumerate(steps) if not isinstance(s, Connect)), len(steps))
-        self.connect_steps: list[Connect] = [s for s in steps[:at] if isinstance(s, Connect)]
-        self.rest = steps[at:]
+        self.connect_steps: list[Connect] = []
+        rest = iter(steps)  # produced as read: only the connect phase is read now
+        first: list[Step] = []
+        for step in rest:
+            if not isinstance(step, Connect):
+                first.append(step)
+                break
+            self.connect_steps.append(step)
+        self.rest: Iterator[Step] = itertools.chain(first, rest)
 
     def _what(self) -> str:
         return f"attempt {self.attempt.number} ({self.attempt.method} {self.attempt.url})"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from respx.mocks import HTTPCoreMocker
 
+from ..errors import hide_unless_harness_error
 from . import user_mocks
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
 
         @classmethod
         def _send_sync_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = hide_unless_harness_error
             answer = user_mocks.answer(httpx_request, core)
             routing = user_mocks.routing_mocker(core)
             if answer is None and routing is not None and not user_mocks.is_served(httpx_request):
@@ -58,6 +60,7 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
 
         @classmethod
         async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = hide_unless_harness_error
             answer = await user_mocks.aanswer(httpx_request, core)
             routing = user_mocks.routing_mocker(core)
             if answer is None and routing is not None and not user_mocks.is_served(httpx_request):

@@ -125,3 +125,28 @@ def test_forced_tool_call(claude_network) -> None:
 @pytest.mark.claude_timeout("slow_prefill", "proxy_cutoff:60", expect=litellm.Timeout, budget=200)
 def test_marker_judges_litellm(claude_network) -> None:
     litellm.completion(model=MODEL, messages=MESSAGES, timeout=60, num_retries=1)
+
+
+def test_the_failure_report_names_litellm_and_its_retries(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        test_inner=f"""
+import litellm
+import pytest
+
+@pytest.mark.claude_timeout("slow_prefill")
+def test_call(claude_network):
+    litellm.completion(model={MODEL!r}, messages={MESSAGES!r}, timeout=30, num_retries=2)
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::UserWarning")
+    result.assert_outcomes(failed=1)
+    httpx_version = __import__("httpx").__version__
+    result.stdout.fnmatch_lines(
+        [
+            f"client:   litellm * on httpx {httpx_version}",
+            "- litellm's own retries (num_retries) retried: the call was sent 3 times (attempts 1, 2 and 3), "
+            "litellm * calls the API itself, without the SDK's retries.",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*the SDK's max_retries*")
