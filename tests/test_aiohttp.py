@@ -163,11 +163,11 @@ def test_plain_without_timeouts_stops_at_the_horizon() -> None:
 def test_plain_other_requests_are_unhandled() -> None:
     async def get() -> None:
         async with aiohttp.ClientSession() as session:
-            await session.get("https://api.anthropic.com/v1/models")
+            await session.get("https://api.anthropic.com/v1/unknown")
 
     with pct.SimulatedNetwork() as net, pytest.raises(pct.UnhandledRequest):
         net.run(get())
-    assert net.unhandled == ["GET https://api.anthropic.com/v1/models"]
+    assert net.unhandled == ["GET https://api.anthropic.com/v1/unknown"]
 
 
 def test_aiohttp_is_left_alone_outside_a_network() -> None:

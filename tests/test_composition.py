@@ -16,7 +16,7 @@ import pytest
 from conftest import MSG, SDK_MAJOR, http_stack
 
 import pytest_claude_timeout as pct
-from pytest_claude_timeout.api import wire
+from pytest_claude_timeout.api import content, sse, wire
 
 
 def _installed(dist: str) -> bool:
@@ -42,11 +42,11 @@ OTHER_URL = "https://example.com/api/items"
 
 
 def own_message() -> dict[str, Any]:
-    return wire.message(message_id="msg_own", model="claude-sonnet-4-6", text=OWN_TEXT, input_tokens=3)
+    return content.to_message(OWN_TEXT, model="claude-sonnet-4-6", input_tokens=3, message_id="msg_own")
 
 
 def own_sse() -> bytes:
-    return b"".join(payload for _, payload in wire.stream_events(own_message(), wire.chunk_text(OWN_TEXT)))
+    return b"".join(payload for _, payload in sse.events(own_message()))
 
 
 def add_route(mock_name: str, mock: Any, url: str, *, status: int = 200, json_body: Any = None, sse: bytes | None = None, method: str = "GET") -> None:
