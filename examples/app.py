@@ -15,12 +15,18 @@ to survive a slow or broken network:
   start the stream again.
 * ``stream_summary_naive()``: the same stream, catching only ``anthropic.APIError``, as
   most code does. The tests show what escapes it.
+* ``summarize_all()``: many summaries at once, fanned out on a thread pool that shares
+  one client (and its connection pool).
+* ``summarize_blocking()``: a sync entry point over the async client, with ``asyncio.run``,
+  as command-line tools and sync frameworks do.
 
 Works with both SDK lines: anthropic 0.x (httpx) and anthropic >= 1 (httpx2).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import importlib
 import logging
 from typing import Any
@@ -133,3 +139,14 @@ def stream_summary_naive(client: anthropic.Anthropic, text: str) -> str:
         log.exception("the summary failed")
         return ""
     return "".join(parts)
+
+
+def summarize_all(client: anthropic.Anthropic, texts: list[str], *, workers: int = 4) -> list[str]:
+    """Stream the summaries of ``texts`` side by side, on a thread pool sharing ``client``."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda text: stream_summary(client, text), texts))
+
+
+def summarize_blocking(text: str, **options: Any) -> str:
+    """A sync entry point over the async client: the event loop is ``asyncio.run``'s own."""
+    return asyncio.run(astream_summary(make_async_client(**options), text))

@@ -34,9 +34,9 @@ from typing import Any
 
 RUNNING, READY, SLEEPING, BLOCKED, DONE = "running", "ready", "sleeping", "blocked", "done"
 
-STALL = 0.1
-"""Real seconds the running participants may use no CPU (blocked where no hook sees it)
-while others wait, before the simulation goes on without them."""
+STALL = 0.2
+"""Real seconds the running participants may use no CPU and not wait for one (blocked
+where no hook sees it) while others wait, before the simulation goes on without them."""
 
 _real_sleep = time.sleep
 
@@ -53,12 +53,13 @@ _MONOTONIC = (time.monotonic,)
 class Activity:
     """One participant: a thread (or the event loop it runs) under the virtual clock."""
 
-    __slots__ = ("blocked_on", "gate", "ident", "name", "scheduler", "state", "thread", "timed_out", "timer", "wake")
+    __slots__ = ("blocked_on", "gate", "ident", "name", "native", "scheduler", "state", "thread", "timed_out", "timer", "wake")
 
     def __init__(self, scheduler: Scheduler, name: str, ident: int | None) -> None:
         self.scheduler = scheduler
         self.name = name
         self.ident = ident
+        self.native = _thread.get_native_id() if ident is not None else None
         self.state = READY
         self.gate = _thread.allocate_lock()  # locked until the activity is given the turn
         self.gate.acquire()
@@ -132,7 +133,7 @@ class Scheduler:
     def claim(self, act: Activity) -> None:
         """In the new thread: bind the reserved activity, wait for the turn."""
         with self._lock:
-            act.ident = _thread.get_ident()
+            act.ident, act.native = _thread.get_ident(), _thread.get_native_id()
             if not self.active:
                 return
             self._acts[act.ident] = act
@@ -291,7 +292,7 @@ class Scheduler:
                     last = None
                     continue
                 sample = (self._epoch, tuple(sorted(_cpu(a.ident) for a in self._running)))
-                if sample != last:
+                if sample != last or any(_runnable(a.native) for a in self._running):
                     last, since = sample, real_monotonic()
                     continue
                 if real_monotonic() - since < STALL:
@@ -301,6 +302,18 @@ class Scheduler:
                 self._epoch += 1
                 self._dispatch()
                 last = None
+
+
+def _runnable(native: int | None) -> bool:
+    """Whether the thread is running or waiting for a CPU (Linux: its state is ``R``): on a
+    loaded machine a thread can wait long for a CPU, without being blocked."""
+    if native is None:
+        return False
+    try:
+        with open(f"/proc/self/task/{native}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"R"
+    except (OSError, IndexError):
+        return False
 
 
 def _cpu(ident: int | None) -> float:
