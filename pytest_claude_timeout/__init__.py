@@ -68,6 +68,7 @@ _EXPORTS = {
     "Grading": "plugin.grading",
     "Attempt": "network.timeline",
     "Timeouts": "network.timeline",
+    "EgressRefused": "errors",
     "SimulationError": "errors",
     "UnhandledRequest": "errors",
     "HorizonExceeded": "errors",
@@ -82,7 +83,7 @@ if TYPE_CHECKING:
     from .api.request import ApiRequest
     from .api.responders import Recording, recorded
     from .envelope import Envelope, survival_envelope
-    from .errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest
+    from .errors import EgressRefused, HarnessError, HorizonExceeded, SimulationError, UnhandledRequest
     from .network.calls import CallReport, run_calls
     from .network.clock import VirtualClock
     from .network.simulated import SimulatedNetwork

@@ -56,3 +56,12 @@ def hide_unless_harness_error(excinfo: object) -> bool:
     """For ``__tracebackhide__``: the simulation's frames are hidden from a test's traceback
     (the user reads the SDK's and their own), except when the harness itself broke."""
     return not isinstance(getattr(excinfo, "value", None), HarnessError)
+
+
+class EgressRefused(SimulationError):
+    """Something tried to reach beyond the machine (a connection or a DNS lookup) while a
+    simulated network was active; nothing was sent. ``destination`` names it."""
+
+    def __init__(self, message: str, *, destination: str) -> None:
+        super().__init__(message)
+        self.destination = destination

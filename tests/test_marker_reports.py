@@ -268,6 +268,13 @@ def not_a_client():
 
 def broken():
     raise RuntimeError("ANTHROPIC_REGION is not set")
+
+
+def exits():
+    import sys
+
+    sys.exit(3)
+
 """
 
 
@@ -325,32 +332,71 @@ def test_audit_of_client_factories(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_a_bad_client_factory_is_a_collection_error_naming_it(pytester: pytest.Pytester) -> None:
-    result, _records = _audit(
+def test_a_bad_client_factory_fails_its_items_with_one_message(pytester: pytest.Pytester) -> None:
+    result, records = _audit(
         pytester,
         "nomodule:make",
         "factories:missing",
-        "factories",
         "factories:not_a_client",
         "factories:broken",
-        "factories:make_client",
+        "factories:exits",
     )
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.assert_outcomes(errors=5)
+    per_factory = 2 * len(standard_labels())
+    result.assert_outcomes(passed=1, failed=5 * per_factory)
     prefix = "claude_timeout_clients: bad client factory"
     result.stdout.fnmatch_lines_random(
         [
             f"{prefix} nomodule:make: cannot import 'nomodule': ModuleNotFoundError: No module named 'nomodule'",
             f"{prefix} factories:missing: 'factories' has no callable 'missing'",
-            f"{prefix} factories: 'factories' is not of the form module:function",
             f"{prefix} factories:not_a_client: factories:not_a_client returned object, not an "
             "anthropic.Anthropic or AsyncAnthropic client",
             f"{prefix} factories:broken: calling factories:broken failed: RuntimeError: ANTHROPIC_REGION is not set",
-            "ERROR claude_timeout_clients[[]nomodule:make[]]",
-            "ERROR claude_timeout_clients[[]factories:broken[]]",
+            f"{prefix} factories:exits: calling factories:exits exited (SystemExit): SystemExit: 3",
         ]
     )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     assert "Traceback" not in result.stdout.str()
+    assert records == {}  # no scenario ran: nothing to judge
+
+
+def test_a_malformed_factory_spec_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    result, _ = _audit(pytester, "factories", "factories:make_client")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "claude_timeout_clients: bad client factory factories: 'factories' is not of the form module:function",
+            "ERROR claude_timeout_clients[[]factories[]]",
+        ]
+    )
+
+
+def test_the_audit_calls_no_factory_at_collection(pytester: pytest.Pytester) -> None:
+    # A factory that checks its key against the API: under --collect-only nothing is
+    # imported or called; when its items run, the call stays inside the simulated network.
+    pytester.makepyfile(
+        calling="""
+        import pathlib
+        import anthropic
+
+        pathlib.Path("imported").touch()
+
+        def make():
+            pathlib.Path("called").touch()
+            client = anthropic.Anthropic()
+            client.messages.create(model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": "ping"}])
+            return client
+        """
+    )
+    pytester.makeini(INI + "pythonpath = .\nclaude_timeout_clients =\n    calling:make\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["claude_timeout_clients[[]calling:make[]]::non-streaming[[]claude_timeout:*"])
+    assert not (pytester.path / "imported").exists()
+    assert not (pytester.path / "called").exists()
+    result = pytester.runpytest("-p", "no:cacheprovider", "-q", "-k", "non-streaming and slow_prefill")
+    assert (pytester.path / "called").exists()
+    result.assert_outcomes(passed=1)
 
 
 # -- the report functions on their own ----------------------------------------------------

@@ -21,7 +21,8 @@ import hashlib
 import http
 import random
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+import urllib.parse
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +31,8 @@ from ..api.wire import retry_after_seconds
 from ..errors import HarnessError, HorizonExceeded, SimulationError, UnhandledRequest, harness_error, hide_unless_harness_error
 from ..exchange import MAX_EVENTS, Connect, Head, Step, Yielded, play
 from ..scenarios import AttemptContext, Scenario, scenario_from_spec, shape
+from ..scenarios.base import Responder
+from ..transports import aiohttp_mock, guard
 from ..transports import httpcore_mock as transport
 from .clock import DEFAULT_HORIZON, VirtualClock, require_virtual_loop
 from .connections import Connections
@@ -53,6 +56,7 @@ class SimulatedNetwork:
         horizon: float = DEFAULT_HORIZON,
         start: datetime | None = None,
         seed: int | str | None = None,
+        allow: Iterable[str] = (),
     ) -> None:
         __tracebackhide__ = True  # a bad scenario: the user's line, not ours
         self.seed = seed
@@ -73,6 +77,10 @@ class SimulatedNetwork:
         swallowed it."""
         self.unhandled: list[str] = []
         """Requests nobody serves (``METHOD URL``); each also raised :class:`UnhandledRequest`."""
+        self.allowed_hosts: set[tuple[str, int | None]] = set()
+        """Hosts the egress guard lets through besides loopback (see :meth:`allow`)."""
+        self.refused: list[str] = []
+        """What the egress guard stopped while this network was active (``destination (via)``)."""
         self.max_events = MAX_EVENTS
         """The most parts one attempt may deliver (``exchange.MAX_EVENTS``): past it, the
         attempt ends with :class:`HorizonExceeded` (an endless or absurdly dense scenario)."""
@@ -84,6 +92,7 @@ class SimulatedNetwork:
         """The reports of ``calls.run_calls`` on this network (the HTML report's chaos panel)."""
         for scenario in scenarios:
             self.add(scenario)
+        self.allow(*allow)
 
     # -- configuration -------------------------------------------------------------------
     def add(self, scenario: Scenario | str) -> Scenario:
@@ -94,6 +103,20 @@ class SimulatedNetwork:
         obj = scenario if isinstance(scenario, Scenario) else scenario_from_spec(scenario)
         self.scenarios.append(obj)
         return obj
+
+    def allow(self, *hosts: str) -> None:
+        """Let connections to ``hosts`` through the egress guard: ``"db.internal:5432"``
+        (that port), ``"db.internal"`` (any port), ``"[2001:db8::1]:443"``. Loopback is
+        always open; every other destination fails with ``EgressRefused``."""
+        for spec in hosts:
+            try:
+                self.allowed_hosts.add(guard.parse_host(spec))
+            except ValueError as exc:
+                raise SimulationError(f"allow({spec!r}): {exc}") from None
+
+    def refuse(self, destination: str, via: str) -> None:
+        """Called by the egress guard: ``destination`` was stopped."""
+        self.refused.append(f"{destination} ({via})")
 
     def respond(self, *replies: Any) -> None:
         """Script what the healthy API answers Messages calls: one reply per call (several
@@ -129,12 +152,16 @@ class SimulatedNetwork:
         except BaseException:
             self.clock.uninstall()
             raise
+        aiohttp_mock.attach(self)
+        guard.attach(self)
         self.active = True
         return self
 
     def stop(self) -> None:
         if self.active:
             self.active = False
+            guard.detach(self)
+            aiohttp_mock.detach(self)
             transport.detach(self)
             self.clock.uninstall()
             if self._random_state is not None:
@@ -156,11 +183,47 @@ class SimulatedNetwork:
     def timeline(self) -> str:
         """The attempts as text a person reads (virtual seconds since the start)."""
         described = ", ".join(s.describe() for s in self.scenarios) or "healthy network"
-        return render(self.attempts, [f"scenario: {described}"])
+        refused = [f"refused by the egress guard: {r}" for r in self.refused]
+        return render(self.attempts, [f"scenario: {described}", *refused])
 
     # -- serving (called by the transport) ------------------------------------------------
-    def _begin(self, request: httpx.Request, core: str, *, sync: bool, pool: Any = None) -> tuple[Attempt, Iterator[Yielded]]:
-        method, url, path = request.method, str(request.url), request.url.path
+    def _begin(
+        self, request: httpx.Request, core: str, *, sync: bool, pool: Any = None, answer: Responder | None = None
+    ) -> tuple[Attempt, Iterator[Yielded]]:
+        attempt, steps = self.begin(
+            request.method,
+            str(request.url),
+            request.content,
+            request.headers,
+            Timeouts.from_extensions(request.extensions),
+            core,
+            answer,
+            pool,
+        )
+        core_module = transport.core_module(core)
+        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events)
+
+    def begin(
+        self,
+        method: str,
+        url: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+        core: str,
+        answer: Responder | None = None,
+        pool: Any = None,
+    ) -> tuple[Attempt, Iterator[Step]]:
+        """Record a new attempt and shape its exchange: the steps the far side plays.
+
+        Called by every transport (httpcore's pools, aiohttp's connector) with the request
+        as it would go on the wire; raises ``UnhandledRequest`` for what is not served.
+        ``core``: the transport (``httpcore``, ``httpcore2``, ``aiohttp``) for the sender.
+        ``answer``: what the healthy API answers instead of the fake API (a test's own
+        mocked response), before the scenarios shape it; ``pool``: the client's connection
+        pool (keep-alive), when the transport knows it."""
+        parts = urllib.parse.urlsplit(url)
+        path, host = parts.path, parts.hostname or ""
         now = self.clock.now()
         if route(method, path) is None:
             self.unhandled.append(f"{method} {url}")
@@ -183,26 +246,25 @@ class SimulatedNetwork:
         if self._previous is not None:
             before = self._previous[1]
             previous = (self._previous[0], before.phase != "done" or (before.status or 0) >= 400)
-        api_request = ApiRequest.parse(method, url, path, request.content, dict(request.headers), previous=previous)
+        api_request = ApiRequest.parse(method, url, path, content, dict(headers), previous=previous)
         if api_request.stream:
             self._streams += 1
-        retry = request.headers.get("x-stainless-retry-count")
         attempt = Attempt(
             number=len(self.attempts) + 1,
             method=method,
             url=url,
             stream=api_request.stream,
-            retry_count=int(retry) if retry and retry.isdigit() else None,
-            timeouts=Timeouts.from_extensions(request.extensions),
+            retry_count=int(retry) if (retry := headers.get("x-stainless-retry-count")) and retry.isdigit() else None,
+            timeouts=timeouts,
             start=now,
-            sender=identify(request.headers, core),
-            request_digest=hashlib.sha1(f"{method} {url} ".encode() + request.content).hexdigest()[:16],
+            sender=identify(headers, core),
+            request_digest=hashlib.sha1(f"{method} {url} ".encode() + content).hexdigest()[:16],
             call=CURRENT_CALL.get(),
         )
         self.attempts.append(attempt)
-        self._previous = (request.content, attempt)
+        self._previous = (content, attempt)
         attempt.event(now, "request sent", "sent")
-        origin = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+        origin = f"{parts.scheme}://{host}:{parts.port}"
         checkout = self._connections.checkout(pool, origin, attempt.number, now)
         if checkout.reused_after is not None:
             attempt.event(now, f"on connection {checkout.connection.number}, reused after {checkout.reused_after:.3f} s idle", "connection")
@@ -210,15 +272,16 @@ class SimulatedNetwork:
             attempt.number,
             self._streams if api_request.stream else 0,
             api_request,
-            request.url.host,
+            host,
             self.clock.datetime(),
             reused_after=checkout.reused_after,
         )
-        steps: Iterator[Step] = shape(self.api, self.scenarios, api_request, ctx)
+        if answer is not None:
+            attempt.event(now, "answered by the test's own mock of the Messages API")
+        steps: Iterator[Step] = shape(answer or self.api, self.scenarios, api_request, ctx)
         if checkout.reused_after is not None:
             steps = (s for s in steps if not isinstance(s, Connect))  # no handshake on a kept-alive connection
-        core_module = transport.core_module(core)
-        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events)
+        return attempt, steps
 
     @contextlib.contextmanager
     def _guarded(self, what: str) -> Iterator[None]:
@@ -264,15 +327,15 @@ class SimulatedNetwork:
     def _what(self, attempt: Attempt) -> str:
         return f"attempt {attempt.number} ({attempt.method} {attempt.url})"
 
-    def handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+    def handle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
         __tracebackhide__ = hide_unless_harness_error
         with self._guarded(f"{request.method} {request.url}"):
-            return self._handle(request, core, pool)
+            return self._handle(request, core, pool, answer)
 
-    def _handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+    def _handle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
         __tracebackhide__ = hide_unless_harness_error
         self.clock.participate()
-        attempt, gen = self._begin(request, core, sync=True, pool=pool)
+        attempt, gen = self._begin(request, core, sync=True, pool=pool, answer=answer)
         self._pools.acquire_sync(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:
@@ -282,15 +345,15 @@ class SimulatedNetwork:
                 self.clock.sleep(item, self._what(attempt))
         raise AssertionError("unreachable: play() always yields a head or raises")
 
-    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
         __tracebackhide__ = hide_unless_harness_error
         with self._guarded(f"{request.method} {request.url}"):
-            return await self._ahandle(request, core, pool)
+            return await self._ahandle(request, core, pool, answer)
 
-    async def _ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any:
+    async def _ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: Responder | None = None) -> Any:
         __tracebackhide__ = hide_unless_harness_error
         require_virtual_loop(f"{request.method} {request.url}")
-        attempt, gen = self._begin(request, core, sync=False, pool=pool)
+        attempt, gen = self._begin(request, core, sync=False, pool=pool, answer=answer)
         await self._pools.acquire(pool, attempt, core, self.clock)
         with self._playing(attempt, gen):
             for item in gen:

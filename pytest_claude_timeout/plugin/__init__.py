@@ -58,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="86400",
     )
     parser.addini(
+        "claude_timeout_allow_hosts",
+        "hosts (host or host:port) the egress guard lets through while a simulated network is active "
+        "(loopback is always open)",
+        type="linelist", default=[],
+    )
+    parser.addini(
         "claude_timeout_clients", "client factories (module:function) to audit under every standard scenario",
         type="linelist", default=[],
     )
@@ -209,6 +215,23 @@ def _recorded_fixture_run(item: pytest.Function) -> Generator[None, Any, Any]:
         raise
     attach_fixture_record(item, fixture_run(item.nodeid, network, None))
     return result
+
+
+TRANSPORT_MOCK_FIXTURES = ("httpx_mock", "httpx2_mock")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    # pytest-httpx / httpx2-pytest mock the HTTP transport, above the network: narrow their
+    # `should_mock` so that Messages API calls reach the network (the mock's own response
+    # for them becomes the healthy API's answer). respx-based mocks need nothing here.
+    value = yield
+    if fixturedef.argname in TRANSPORT_MOCK_FIXTURES:
+        from ..transports import user_mocks
+
+        if user_mocks.register_transport_mock(value):
+            fixturedef.addfinalizer(lambda: user_mocks.unregister_transport_mock(value))
+    return value
 
 
 @pytest.hookimpl(wrapper=True)

@@ -16,7 +16,7 @@ import pytest
 from ..scenarios import Scenario, scenario_from_spec
 from . import envelopes
 from .evaluation import conclude, evaluate, pass_through
-from .fixtures import horizon_of
+from .fixtures import network_options
 from .marker import ID_PREFIX, MARKER, STANDARD_SCENARIOS, MarkerSpec, standard_labels
 
 AUDIT_MODEL = "claude-sonnet-4-6"
@@ -38,14 +38,22 @@ def _placeholder_key() -> Iterator[None]:
         os.environ.pop("ANTHROPIC_API_KEY", None)
 
 
-def load_factory(spec: str) -> Any:
-    """Import ``module:function``, or raise ValueError saying what is wrong with it."""
+def check_spec(spec: str) -> tuple[str, str]:
+    """``module:function`` -> (module, function), or ValueError. Imports nothing."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"{spec!r} is not of the form module:function")
+    return module_name, attr
+
+
+def load_factory(spec: str) -> Any:
+    """Import ``module:function``, or raise ValueError saying what is wrong with it."""
+    module_name, attr = check_spec(spec)
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, pass_through()):
+            raise
         raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     factory = getattr(module, attr, None)
     if not callable(factory):
@@ -54,20 +62,26 @@ def load_factory(spec: str) -> Any:
 
 
 def build_client(spec: str, factory: Any) -> Any:
+    """Call the factory (inside the simulated network); ValueError says what went wrong:
+    it raised, exited (``sys.exit``), reached for the network, or returned no client."""
     import anthropic
 
     with _placeholder_key():
         try:
             client = factory()
-        except Exception as exc:
-            raise ValueError(f"calling {spec} failed: {type(exc).__name__}: {exc}") from None
+        except BaseException as exc:
+            if isinstance(exc, pass_through()):
+                raise
+            what = "exited (SystemExit)" if isinstance(exc, SystemExit) else "failed"
+            raise ValueError(f"calling {spec} {what}: {type(exc).__name__}: {exc}") from None
     if not isinstance(client, (anthropic.Anthropic, anthropic.AsyncAnthropic)):
         raise ValueError(f"{spec} returned {type(client).__name__}, not an anthropic.Anthropic or AsyncAnthropic client")
     return client
 
 
 class ClientAudit(pytest.Collector):
-    """All audit items of one client factory."""
+    """All audit items of one client factory. Collecting imports and calls nothing: the
+    factory is imported and called by each item, inside its simulated network."""
 
     def __init__(self, *, spec: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,7 +89,7 @@ class ClientAudit(pytest.Collector):
 
     def collect(self) -> list[pytest.Item]:
         try:
-            build_client(self.spec, load_factory(self.spec))
+            check_spec(self.spec)
         except ValueError as exc:
             raise self.CollectError(f"claude_timeout_clients: bad client factory {self.spec}: {exc}") from None
         scenarios = [scenario_from_spec(s) for s in STANDARD_SCENARIOS]
@@ -101,11 +115,14 @@ class ClientAuditItem(pytest.Item):
 
         assert isinstance(self.parent, ClientAudit)
         spec = self.parent.spec
-        network = SimulatedNetwork(horizon=horizon_of(self.config), seed=self.nodeid)
+        network = SimulatedNetwork(**network_options(self.config), seed=self.nodeid)
         scenario = network.add(dataclasses.replace(self.scenario))
         exc: BaseException | None = None
         with network:
-            client = build_client(spec, load_factory(spec))
+            try:
+                client = build_client(spec, load_factory(spec))
+            except ValueError as problem:
+                pytest.fail(f"claude_timeout_clients: bad client factory {spec}: {problem}", pytrace=False)
             try:
                 if isinstance(client, anthropic.AsyncAnthropic):
                     network.run(self._acall(client))

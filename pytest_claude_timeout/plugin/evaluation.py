@@ -87,6 +87,7 @@ def evaluate(
             "diagnosis": verdict.diagnosis,
             "grades": [{"grade": f.grade, "kind": f.kind, "text": f.text} for f in verdict.grades],
             "attempts": [a.as_dict() for a in network.attempts],
+            "refused": list(network.refused),
             "sdk": stack_info(),
         }
     )

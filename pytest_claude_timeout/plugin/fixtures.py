@@ -48,17 +48,24 @@ def _bad_parameter(request: pytest.FixtureRequest, fixture: str, param: object) 
         pytest.fail(f"{request.node.nodeid}: bad {fixture} parameter {param!r}: {exc}", pytrace=False)
 
 
+def network_options(config: pytest.Config) -> dict[str, Any]:
+    """The ini's and the command line's settings of every network the plugin starts."""
+    return {"horizon": horizon_of(config), "allow": config.getini("claude_timeout_allow_hosts")}
+
+
 @pytest.fixture
 def claude_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]:
     """The simulated network (healthy by default), active for the whole test.
 
-    Every request of the Anthropic SDK (httpx or httpx2) reaches a fake API in virtual
-    time; nothing leaves the machine. ``claude_network.attempts`` lists what happened,
+    Every request of the Anthropic SDK (httpx, httpx2 or aiohttp) reaches a fake API in
+    virtual time; nothing leaves the machine: any other connection or DNS lookup beyond
+    loopback fails with ``EgressRefused`` (``claude_network.allow("host:port")`` opens one).
+    ``claude_network.attempts`` lists what happened,
     ``claude_network.timeline()`` renders it, ``claude_network.add(...)`` composes scenarios.
     """
     from ..network.simulated import SimulatedNetwork
 
-    with SimulatedNetwork(horizon=horizon_of(request.config), seed=request.node.nodeid) as network:
+    with SimulatedNetwork(**network_options(request.config), seed=request.node.nodeid) as network:
         yield network
 
 

@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Protocol, cast
 
 from ..api import wire
 from ..api.fake import ApiRequest, FakeApi
@@ -314,7 +314,16 @@ def reslice(steps: list[Step], size: int, gap: float = 0.0, note: str = "next sl
     return out
 
 
-def shape(api: FakeApi, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> Iterator[Step]:
+class Responder(Protocol):
+    """What answers a request before the scenarios shape it (the fake API, a test's own
+    mock), and frames the shaped steps for the request's platform."""
+
+    def respond(self, request: ApiRequest) -> list[Step]: ...
+
+    def frame(self, request: ApiRequest, steps: Iterable[Step]) -> Iterable[Step]: ...
+
+
+def shape(api: Responder, scenarios: Sequence[Scenario], request: ApiRequest, ctx: AttemptContext) -> Iterator[Step]:
     """The far side of one attempt, produced as it is read: the healthy API's steps,
     rewritten by each scenario by layer (server, then path, then the client's network).
     Client timeouts are not applied here: the simulated client side (``exchange.play``) or a

@@ -16,20 +16,25 @@ from typing import TYPE_CHECKING, Any, Protocol
 from respx.mocks import HTTPCoreMocker
 
 from ..errors import hide_unless_harness_error
+from . import user_mocks
 
 if TYPE_CHECKING:
     import httpx
+
+    from ..api.user_route import UserAnswer
 
 CORE_MODULES = ("httpcore", "httpcore2")
 
 
 class Handler(Protocol):
-    def handle(self, request: httpx.Request, core: str, pool: Any = None) -> Any: ...
+    def handle(self, request: httpx.Request, core: str, pool: Any = None, answer: UserAnswer | None = None) -> Any: ...
 
-    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None) -> Any: ...
+    async def ahandle(self, request: httpx.Request, core: str, pool: Any = None, answer: UserAnswer | None = None) -> Any: ...
 
 
 _active: list[Handler] = []
+_paused: list[Any] = []
+"""The user's respx mockers stopped while the network's own is in place (restarted after)."""
 
 
 def _mocker_for(core: str) -> type[HTTPCoreMocker]:
@@ -47,12 +52,20 @@ def _mocker_for(core: str) -> type[HTTPCoreMocker]:
         @classmethod
         def _send_sync_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = hide_unless_harness_error
-            return _active[-1].handle(httpx_request, core, kwargs.get("instance"))
+            answer = user_mocks.answer(httpx_request, core)
+            routing = user_mocks.routing_mocker(core)
+            if answer is None and routing is not None and not user_mocks.is_served(httpx_request):
+                return routing._send_sync_request(httpx_request, **kwargs)
+            return _active[-1].handle(httpx_request, core, kwargs.get("instance"), answer)
 
         @classmethod
         async def _send_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = hide_unless_harness_error
-            return await _active[-1].ahandle(httpx_request, core, kwargs.get("instance"))
+            answer = await user_mocks.aanswer(httpx_request, core)
+            routing = user_mocks.routing_mocker(core)
+            if answer is None and routing is not None and not user_mocks.is_served(httpx_request):
+                return await routing._send_async_request(httpx_request, **kwargs)
+            return await _active[-1].ahandle(httpx_request, core, kwargs.get("instance"), answer)
 
     StackMocker.__name__ = StackMocker.__qualname__ = f"{core.capitalize()}NetworkMocker"
     return StackMocker
@@ -70,6 +83,10 @@ def attach(handler: Handler) -> None:
     _active.append(handler)
     if len(_active) == 1:
         for core in installed_cores():
+            for mocker in user_mocks.respx_mockers(core):
+                if mocker._patches:  # started before the network: the network's goes first
+                    mocker.stop(force=True)
+                    _paused.append(mocker)
             MOCKERS[core].start()
 
 
@@ -78,6 +95,10 @@ def detach(handler: Handler) -> None:
     if not _active:
         for mocker in MOCKERS.values():
             mocker.stop(force=True)
+        while _paused:
+            mocker = _paused.pop()
+            if mocker.routers:  # still in use: back in place
+                mocker.start()
 
 
 def core_module(core: str) -> Any:
