@@ -21,9 +21,12 @@ from collections.abc import Iterator
 
 import pytest
 
-# Set before any framework is imported: litellm downloads a price list at import unless
-# told to use its bundled copy; `llm` keeps its keys and logs under LLM_USER_PATH.
+# Set before any framework is imported: litellm downloads a price list at import, and the
+# Anthropic beta-headers config on its first structured-output call, unless told to use its
+# bundled copies (under the simulated network such a download fails with UnhandledRequest:
+# nothing leaves the machine); `llm` keeps its keys and logs under LLM_USER_PATH.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ["LITELLM_OFFLINE_MODE"] = "true"
 os.environ["LLM_USER_PATH"] = tempfile.mkdtemp(prefix="claude-timeout-llm-")
 
 FRAMEWORKS = {

@@ -13,8 +13,6 @@ from pydantic import BaseModel
 import pytest_claude_timeout as pct
 from pytest_claude_timeout.plugin.retries import retry_lines
 
-from .needs import ISSUE10_DEFAULTS
-
 MESSAGES = [{"role": "user", "content": "the largest city"}]
 PARIS = '{"name": "Paris", "population": 2100000}'
 
@@ -64,7 +62,6 @@ def test_network_failures_are_the_sdks_to_retry(slow_prefill, claude_network) ->
     assert lines[0].startswith("the SDK's max_retries retried 2 times (on the SDK client that instructor ")
 
 
-@pytest.mark.xfail(reason=ISSUE10_DEFAULTS, strict=True)
 def test_tools_mode_the_default(claude_network) -> None:
     city = extract(anthropic.Anthropic(timeout=60), mode=instructor.Mode.TOOLS, retries=0)
 

@@ -12,8 +12,6 @@ from pydantic import BaseModel
 
 import pytest_claude_timeout as pct
 
-from .needs import ISSUE10_DEFAULTS
-
 MODEL = "claude-sonnet-4-6"
 STACK = "httpx2" if int(anthropic.__version__.split(".")[0]) >= 1 else "httpx"
 
@@ -88,7 +86,6 @@ def test_batch_calls_run_side_by_side_on_the_thread_pool(claude_network) -> None
     assert all(a.sender and a.sender.layers[-1].startswith("langchain-anthropic") for a in claude_network.attempts)
 
 
-@pytest.mark.xfail(reason=ISSUE10_DEFAULTS, strict=True)
 def test_with_structured_output(claude_network) -> None:
     city = ChatAnthropic(model=MODEL, timeout=60).with_structured_output(City).invoke("the largest city")
 
@@ -97,7 +94,6 @@ def test_with_structured_output(claude_network) -> None:
     assert attempt.status == 200
 
 
-@pytest.mark.xfail(reason=ISSUE10_DEFAULTS, strict=True)
 def test_forced_tool_call(claude_network) -> None:
     def population(city: str) -> int:
         """The population of a city."""

@@ -11,8 +11,6 @@ from pydantic import BaseModel
 
 import pytest_claude_timeout as pct
 
-from .needs import ISSUE9_AIOHTTP, ISSUE10_DEFAULTS
-
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")  # litellm's own TypedDicts
 
 MODEL = "anthropic/claude-sonnet-4-6"
@@ -86,7 +84,6 @@ async def test_acompletion_over_httpx(httpx_async, slow_prefill, claude_network)
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(reason=ISSUE9_AIOHTTP, strict=True)
 async def test_acompletion_over_aiohttp_by_default(slow_prefill, claude_network) -> None:
     response = await litellm.acompletion(model=MODEL, messages=MESSAGES, timeout=120)
 
@@ -96,14 +93,12 @@ async def test_acompletion_over_aiohttp_by_default(slow_prefill, claude_network)
     assert claude_network.elapsed == 75
 
 
-@pytest.mark.xfail(reason=ISSUE10_DEFAULTS, strict=True)
 def test_structured_output(claude_network) -> None:
     response = litellm.completion(model=MODEL, messages=MESSAGES, timeout=60, response_format=City)
 
     City.model_validate_json(response.choices[0].message.content)
 
 
-@pytest.mark.xfail(reason=ISSUE10_DEFAULTS, strict=True)
 def test_forced_tool_call(claude_network) -> None:
     tool = {
         "type": "function",

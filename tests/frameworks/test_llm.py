@@ -11,8 +11,6 @@ from pydantic import BaseModel
 
 import pytest_claude_timeout as pct
 
-from .needs import ISSUE10_DEFAULTS
-
 MODEL = "claude-sonnet-4.6"
 KEY = "sk-ant-dummy"
 
@@ -59,7 +57,6 @@ async def test_async_model(slow_prefill, claude_network) -> None:
     assert attempt.sender is not None and attempt.sender.asynchronous is True and claude_network.elapsed == 75
 
 
-@pytest.mark.xfail(reason=ISSUE10_DEFAULTS, strict=True)
 def test_schema(claude_network) -> None:
     text = llm.get_model(MODEL).prompt("the largest city", key=KEY, schema=City).text()
 

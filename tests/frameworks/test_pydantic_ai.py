@@ -13,8 +13,6 @@ from pydantic_ai.providers.anthropic import AnthropicProvider
 
 import pytest_claude_timeout as pct
 
-from .needs import ISSUE10_DEFAULTS
-
 MODEL = "anthropic:claude-sonnet-4-6"
 
 
@@ -79,7 +77,6 @@ def test_run_sync(slow_prefill, claude_network) -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(reason=ISSUE10_DEFAULTS, strict=True)
 async def test_output_type(claude_network) -> None:
     result = await agent_with(timeout=60, output_type=City).run("the largest city")
 
