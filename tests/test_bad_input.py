@@ -389,9 +389,15 @@ def test_body(claude_fault_server):
         r"bad claude_fault_server parameter \{'scale': 0.1\}: unknown key\(s\) \['scale'\]",
     ),
     "bad-client-factory": Case(
-        "def test_body():\n    pass\n", INTERRUPTED,
+        # imported only when its audit items run, inside the network: each item fails naming it
+        "def test_body():\n    pass\n", FAILED,
         r"claude_timeout_clients: bad client factory nomodule:make: cannot import 'nomodule'",
         ini="claude_timeout_clients = nomodule:make",
+    ),
+    "malformed-client-factory": Case(
+        "def test_body():\n    pass\n", INTERRUPTED,
+        r"claude_timeout_clients: bad client factory nomodule: 'nomodule' is not of the form module:function",
+        ini="claude_timeout_clients = nomodule",
     ),
 }
 
