@@ -4,11 +4,13 @@ gateways, Azure Foundry's ``/anthropic``), Vertex AI's or Amazon Bedrock's."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from . import wire
 
@@ -48,10 +50,9 @@ _VERTEX = re.compile(
 _BEDROCK = re.compile(r"/model/(?P<model>[^/]+)/(?P<verb>invoke|invoke-with-response-stream)$")
 
 
+@functools.lru_cache(maxsize=512)
 def route(method: str, path: str) -> Route | None:
     """Where ``METHOD path`` goes, or ``None`` when the fake API does not serve it."""
-    from urllib.parse import unquote
-
     path = path.rstrip("/")
     for verb, pattern, endpoint in _FIRST_PARTY:
         found = pattern.search(path)
@@ -92,7 +93,7 @@ class ApiRequest:
     """The client sends this request again after a failed attempt (the SDK's retry header,
     or the same body right after an attempt that failed): a scripted answer repeats."""
 
-    @property
+    @functools.cached_property
     def route(self) -> Route:
         return route(self.method, self.path) or Route("messages")
 

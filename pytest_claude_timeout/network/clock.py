@@ -71,6 +71,8 @@ class VirtualClock:
         self.scheduler = Scheduler()
         self._undo: list[Any] = []
         self._modules_at_start: set[str] = set()
+        self._calendar_from: datetime | None = None
+        self._calendar_end = 0.0
 
     # -- reading -------------------------------------------------------------------------
     def now(self) -> float:
@@ -90,9 +92,7 @@ class VirtualClock:
         if math.isnan(seconds) or seconds < 0:
             raise ValueError(f"{what}: cannot wait {seconds!r} seconds")
         now = self.now()
-        # A far-future start date: the calendar (year 9999) ends before the horizon does.
-        calendar = (datetime.max.replace(tzinfo=timezone.utc) - self.start).total_seconds() - 1
-        remaining = max(0.0, min(self.horizon, calendar) - now)
+        remaining = max(0.0, min(self.horizon, self._calendar()) - now)
         if seconds <= remaining:
             return seconds, None
         forever = math.isinf(seconds)
@@ -103,6 +103,14 @@ class VirtualClock:
             "bounds this wait, or raise the horizon if the wait is intended."
         )
         return remaining, HorizonExceeded(message, waited=seconds, forever=forever)
+
+    def _calendar(self) -> float:
+        """Seconds from the start to the calendar's end (year 9999): with a far-future start
+        date, it ends before the horizon does."""
+        if self._calendar_from != self.start:
+            self._calendar_end = (datetime.max.replace(tzinfo=timezone.utc) - self.start).total_seconds() - 1
+            self._calendar_from = self.start
+        return self._calendar_end
 
     def participate(self) -> None:
         """Make the calling thread a participant if it is not one (a thread that existed

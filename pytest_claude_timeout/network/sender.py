@@ -122,19 +122,26 @@ def _is_retry_module(module: str) -> bool:
     return module.split(".")[0] == "tenacity" or "retry" in module.split(".")
 
 
-def _walk(frame: FrameType | None) -> tuple[list[str], str | None]:
+def _walk(frame: FrameType | None) -> tuple[tuple[str, ...], str | None]:
     """Distributions on the stack (outermost first, without plumbing) and the innermost
     retry loop outside the SDK."""
     modules: list[str] = []
     while frame is not None:
-        modules.append(str(frame.f_globals.get("__name__", "")))
+        modules.append(frame.f_globals.get("__name__", ""))
         frame = frame.f_back
-    modules.reverse()  # outermost first
+    return _layers(tuple(modules))
+
+
+@functools.lru_cache(maxsize=1024)
+def _layers(modules: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """:func:`_walk` for the stack's module names (innermost first): the same stack (every
+    attempt of a loop of calls) is read once."""
     layers: list[str] = []
     retry: str | None = None
     owner: str | None = None  # the distribution whose code is running (for a tenacity loop)
     stdlib = sys.stdlib_module_names
-    for module in modules:
+    for module in reversed(modules):  # outermost first
+        module = str(module)
         top = module.split(".")[0]
         if not top or top in stdlib or top == "__main__":
             continue
@@ -151,7 +158,7 @@ def _walk(frame: FrameType | None) -> tuple[list[str], str | None]:
                 retry = f"{owner} (tenacity)" if owner else "tenacity"
             else:
                 retry = f"{found[0] if found else top} ({module})"
-    return layers, retry
+    return tuple(layers), retry
 
 
 def identify(headers: Mapping[str, str], core: str, frame: FrameType | None = None) -> Sender:
@@ -169,7 +176,7 @@ def identify(headers: Mapping[str, str], core: str, frame: FrameType | None = No
         stack=stack,
         stack_version=version_of(stack),
         sdk=sdk,
-        layers=tuple(layers),
+        layers=layers,
         retry_layer=retry,
         user_agent=lowered.get("user-agent"),
         asynchronous=None if mode is None or sdk is None else mode != "false",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import hashlib
 import http
 import random
@@ -194,7 +195,7 @@ class SimulatedNetwork:
             request.method,
             str(request.url),
             request.content,
-            request.headers,
+            dict(request.headers.items()),  # (as dict(headers) reads them, without a lookup per name)
             Timeouts.from_extensions(request.extensions),
             core,
             answer,
@@ -246,7 +247,7 @@ class SimulatedNetwork:
         if self._previous is not None:
             before = self._previous[1]
             previous = (self._previous[0], before.phase != "done" or (before.status or 0) >= 400)
-        api_request = ApiRequest.parse(method, url, path, content, dict(headers), previous=previous)
+        api_request = ApiRequest.parse(method, url, path, content, headers if isinstance(headers, dict) else dict(headers), previous=previous)
         if api_request.stream:
             self._streams += 1
         attempt = Attempt(
@@ -403,16 +404,20 @@ class _Body:
 
 
 def _response(core: str, head: Head, body: _Body) -> Any:
-    try:
-        reason = http.HTTPStatus(head.status).phrase
-    except ValueError:
-        reason = ""
     return transport.core_module(core).Response(
         status=head.status,
         headers=[(k.encode(), v.encode()) for k, v in head.headers],
         content=body,
-        extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason.encode()},
+        extensions={"http_version": b"HTTP/1.1", "reason_phrase": _reason(head.status)},
     )
+
+
+@functools.lru_cache(maxsize=None)
+def _reason(status: int) -> bytes:
+    try:
+        return http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def _interrupted(attempt: Attempt, now: float, exc: BaseException, phase: str) -> None:

@@ -331,7 +331,11 @@ def shape(api: Responder, scenarios: Sequence[Scenario], request: ApiRequest, ct
     steps: Iterable[Step] = api.respond(request)
     for scenario in sorted(scenarios, key=lambda s: s.layer):
         apply = cast("Callable[[Iterable[Step], AttemptContext], Iterable[Step]]", scenario.apply)
-        steps = apply(iter(steps) if reads_stream(apply) else as_list(steps, scenario.describe()), ctx)
+        if reads_stream(apply):
+            steps = iter(steps)
+        elif not isinstance(steps, list):  # (describe() only when it is needed: it costs)
+            steps = as_list(steps, scenario.describe())
+        steps = apply(steps, ctx)
     yield from api.frame(request, steps)
 
 

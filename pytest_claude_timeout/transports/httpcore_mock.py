@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
 from respx.mocks import HTTPCoreMocker
@@ -102,7 +103,8 @@ def detach(handler: Handler) -> None:
 
 
 def core_module(core: str) -> Any:
-    return importlib.import_module(core)
+    module = sys.modules.get(core)  # (imported already while a request goes through it)
+    return module if module is not None else importlib.import_module(core)
 
 
 def stack_info() -> dict[str, str]:

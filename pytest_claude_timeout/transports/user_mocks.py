@@ -19,6 +19,7 @@ called, as the library would) is what the healthy API answers; the scenarios sha
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from typing import Any
@@ -65,11 +66,20 @@ def respx_mockers(core: str) -> list[Any]:
     """respx mocker classes (other than the network's) that patch ``core``'s pools."""
     from respx.mocks import Mocker
 
-    return [
+    return list(_respx_mockers(core, len(Mocker.registry)))
+
+
+@functools.lru_cache(maxsize=16)
+def _respx_mockers(core: str, registered: int) -> tuple[Any, ...]:
+    """:func:`respx_mockers`, read once per size of respx's registry (every request asks;
+    the registry only grows: a mocker class registers when it is defined)."""
+    from respx.mocks import Mocker
+
+    return tuple(
         mocker
         for name, mocker in Mocker.registry.items()
         if not name.startswith(OWN_PREFIX) and any(t.startswith(f"{core}.") for t in mocker.targets)
-    ]
+    )
 
 
 def _answer(response: Any) -> UserAnswer:
