@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from typing import Any
 
 import anthropic
@@ -225,6 +226,25 @@ def test_ping_stall_never_hits_the_read_timeout(is_async: bool) -> None:
     assert isinstance(result, anthropic.types.Message), result
     assert network.elapsed == pytest.approx(3600)
     assert network.attempts[0].delivered.count("ping") == 361
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_ping_stall_pings_forever_by_default(is_async: bool) -> None:
+    """The default never ends: pings every 10 s until the virtual horizon stops the call,
+    each produced as the clock reaches it (a day of pings, not an endless list)."""
+    assert pct.PingStall().seconds == math.inf
+    assert pct.PingStall().label() == "ping_stall-forever"
+    with pct.SimulatedNetwork(pct.PingStall(), horizon=86_400, seed=1) as network:
+        result = call(network, True, is_async, timeout=60, max_retries=0)
+    assert isinstance(result, pct.HorizonExceeded), result
+    assert network.elapsed == pytest.approx(86_400)
+    assert network.attempts[0].delivered.count("ping") == 1 + 8_640  # the stream's own ping, then one every 10 s up to the horizon
+    assert network.attempts[0].error == "HorizonExceeded"
+
+
+@pytest.mark.parametrize(("spec", "seconds"), [("ping_stall", math.inf), ("ping_stall:90", 90), ("ping_stall:inf", math.inf)])
+def test_ping_stall_specs(spec: str, seconds: float) -> None:
+    assert pct.scenario_from_spec(spec).seconds == seconds  # type: ignore[attr-defined]
 
 
 def test_long_generation_every_event_evenly_spaced() -> None:

@@ -247,7 +247,8 @@ class SimulatedNetwork:
         if self._previous is not None:
             before = self._previous[1]
             previous = (self._previous[0], before.phase != "done" or (before.status or 0) >= 400)
-        api_request = ApiRequest.parse(method, url, path, content, headers if isinstance(headers, dict) else dict(headers), previous=previous)
+        given = headers if isinstance(headers, dict) else dict(headers)
+        api_request = ApiRequest.parse(method, url, path, content, given, previous=previous)
         if api_request.stream:
             self._streams += 1
         attempt = Attempt(
@@ -412,7 +413,7 @@ def _response(core: str, head: Head, body: _Body) -> Any:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reason(status: int) -> bytes:
     try:
         return http.HTTPStatus(status).phrase.encode()

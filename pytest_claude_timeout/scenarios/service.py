@@ -30,7 +30,6 @@ from .base import (
     AttemptContext,
     Scenario,
     ScenarioError,
-    _after_deltas,
     _applies,
     check_header_text,
     check_status,
@@ -90,17 +89,18 @@ class LateHeaders(Scenario):
 @dataclass
 class PingStall(Scenario):
     """A stream sends its opening events (and ``deltas`` text deltas), then nothing but
-    ``ping`` events every ``ping_interval`` seconds for ``seconds``, then the rest. The SDK
-    drops pings, but their bytes reset the read timeout, so no read timeout ever fires: the
-    call hangs as long as the pings go on (field report: langchain-ai/langchain#36964; the
-    client's behaviour is measured, the server's assumed). Only a deadline over the whole
-    call ends it. Every streaming attempt (``attempts``: the first N); non-streaming calls
-    are not affected."""
+    ``ping`` events every ``ping_interval`` seconds for ``seconds`` (default: forever), then
+    the rest. The SDK drops pings, but their bytes reset the read timeout, so no read timeout
+    ever fires: the call hangs as long as the pings go on (field report:
+    langchain-ai/langchain#36964; the client's behaviour is measured, the server's assumed).
+    Only a deadline over the whole call ends it (without one, the virtual horizon does).
+    Every streaming attempt (``attempts``: the first N); non-streaming calls are not
+    affected."""
 
     name: ClassVar[str] = "ping_stall"
     main: ClassVar[str] = "seconds"
 
-    seconds: float = 3600.0
+    seconds: float = math.inf
     ping_interval: float = 10.0
     deltas: int = 0
     attempts: int | None = None
@@ -112,23 +112,23 @@ class PingStall(Scenario):
         super().__post_init__()
         if not self.ping_interval > 0 or math.isinf(self.ping_interval):
             raise ScenarioError(f"{self.name}: ping_interval must be a positive, finite number of seconds")
-        if math.isinf(self.seconds):
-            raise ScenarioError(f"{self.name}: seconds must be finite (a ping every {self.ping_interval:g} s)")
 
-    def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
+    @lazy
+    def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or not _applies(self.attempts, ctx.stream_number):
-            return steps
-        at = _after_deltas(steps, self.deltas)
-        if at is None:
-            return steps
-        pings: list[Step] = []
+            return iter(steps)
+        return insert_after(steps, self._pings(), "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
+
+    def _pings(self) -> Iterator[Step]:
+        """A ping every ``ping_interval`` for ``seconds`` (endless for ``inf``: produced as
+        the clock reaches them), then the rest of the silence."""
         elapsed = 0.0
         while elapsed + self.ping_interval <= self.seconds:
-            pings += [Idle(self.ping_interval, "only pings"), Data(wire.PING, "ping")]
+            yield Idle(self.ping_interval, "only pings")
+            yield Data(wire.PING, "ping")
             elapsed += self.ping_interval
         if self.seconds > elapsed:
-            pings.append(Idle(self.seconds - elapsed, "only pings"))
-        return [*steps[:at], *pings, *steps[at:]]
+            yield Idle(self.seconds - elapsed, "only pings")
 
 
 @dataclass
