@@ -3,6 +3,7 @@ streaming and not: what the client sees, how many attempts, and the virtual time
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import math
@@ -12,6 +13,7 @@ import anthropic
 import pytest
 
 import pytest_claude_timeout as pct
+from pytest_claude_timeout.scenarios.middleboxes import Middlebox
 
 SDK_MAJOR = int(anthropic.__version__.split(".")[0])
 STACK: Any = pytest.importorskip("httpx2" if SDK_MAJOR >= 1 else "httpx")
@@ -312,3 +314,28 @@ def test_buffering_proxy_holds_the_pings_back(is_async: bool, stream: bool) -> N
     assert isinstance(result, anthropic.types.Message), result
     head = next(e.at for e in network.attempts[0].events if e.text.startswith("response headers"))
     assert head == network.elapsed == 75
+
+
+MIDDLEBOXES = [
+    (pct.ProxyCutoff, "idle", 504, "nginx"),
+    (pct.AwsAlb, "idle", 504, "awselb/2.0"),
+    (pct.Cloudflare, "idle", 524, "cloudflare"),
+    (pct.GcpLoadBalancer, "deadline", 502, "Google Frontend"),
+]
+
+
+@pytest.mark.parametrize(("cls", "main", "status", "server"), MIDDLEBOXES, ids=[m[0].__name__ for m in MIDDLEBOXES])
+def test_middleboxes_share_one_base_and_keep_their_signatures(cls: Any, main: str, status: int, server: str) -> None:
+    """The proxy-like scenarios get their upstream, error page and checks from one base
+    (``Middlebox``); each keeps its own constructor (main duration first) and defaults."""
+    assert issubclass(cls, Middlebox)
+    assert list(inspect.signature(cls).parameters) == [main, "upstream", "ping_interval", "status", "server"]
+    scenario = cls(12)
+    assert (getattr(scenario, main), scenario.status, scenario.server) == (12, status, server)
+    assert scenario._durations() == (main, "upstream", "ping_interval")
+    with pytest.raises(pct.ScenarioError, match=rf"{cls.name}: status must be an HTTP status"):
+        cls(status=99)
+    with pytest.raises(pct.ScenarioError, match=rf"{cls.name}: server must be non-empty printable ASCII"):
+        cls(server="")
+    with pytest.raises(pct.ScenarioError, match=rf"{cls.name}: upstream must be a non-negative number of seconds"):
+        cls(upstream=-1)

@@ -34,8 +34,38 @@ from .base import (
 from .streams import delayed_first_byte, lazy
 
 
+class Middlebox(Scenario):
+    """Base of a proxy or load balancer in front of the API (``proxy_cutoff``, ``gcp_lb``):
+    the API behind it takes ``upstream`` seconds to answer (a stream pings every
+    ``ping_interval`` seconds meanwhile), and when it gives up before the response headers
+    it answers ``status`` with its own error page, naming itself ``server``.
+
+    Not a dataclass itself: each subclass declares its fields, its main duration first,
+    then ``upstream``, ``ping_interval``, ``status``, ``server`` (its constructor's order)."""
+
+    layer: ClassVar[int] = PATH
+
+    upstream: float
+    ping_interval: float | None
+    status: int
+    server: str
+
+    def _durations(self) -> tuple[str, ...]:
+        return (self.main, "upstream", "ping_interval")
+
+    def __post_init__(self) -> None:
+        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
+        super().__post_init__()
+        check_status(self, "status")
+        check_header_text(self, "server")
+
+    def upstream_steps(self, steps: Iterable[Step]) -> Iterator[Step]:
+        """What the API behind the middlebox sends: ``steps`` after its ``upstream`` delay."""
+        return delayed_first_byte(steps, self.upstream, self.ping_interval, "upstream working")
+
+
 @dataclass
-class ProxyCutoff(Scenario):
+class ProxyCutoff(Middlebox):
     """An HTTP proxy (nginx, a load balancer) closes connections idle for ``idle`` seconds.
 
     The API behind it takes ``upstream`` seconds to answer (streams ping every
@@ -47,7 +77,6 @@ class ProxyCutoff(Scenario):
 
     name: ClassVar[str] = "proxy_cutoff"
     main: ClassVar[str] = "idle"
-    layer: ClassVar[int] = PATH
 
     idle: float = 60.0
     upstream: float = 75.0
@@ -55,19 +84,9 @@ class ProxyCutoff(Scenario):
     status: int = 504
     server: str = "nginx"
 
-    def _durations(self) -> tuple[str, ...]:
-        return ("idle", "upstream", "ping_interval")
-
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        check_status(self, "status")
-        check_header_text(self, "server")
-
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
-        steps = delayed_first_byte(steps, self.upstream, self.ping_interval, "upstream working")
-        return cut_idle(steps, self.idle, self.status, self.server)
+        return cut_idle(self.upstream_steps(steps), self.idle, self.status, self.server)
 
 
 PROXY_REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Time-out", 524: "A timeout occurred"}
@@ -146,7 +165,7 @@ class Cloudflare(ProxyCutoff):
 
 
 @dataclass
-class GcpLoadBalancer(Scenario):
+class GcpLoadBalancer(Middlebox):
     """Google Cloud external Application Load Balancer: the backend service timeout (30 s
     by default) is a deadline for the whole response, so it cuts even a stream that keeps
     sending (documented: backend service timeout; streaming responses are bounded by it).
@@ -155,7 +174,6 @@ class GcpLoadBalancer(Scenario):
 
     name: ClassVar[str] = "gcp_lb"
     main: ClassVar[str] = "deadline"
-    layer: ClassVar[int] = PATH
 
     deadline: float = 30.0
     upstream: float = 75.0
@@ -163,20 +181,11 @@ class GcpLoadBalancer(Scenario):
     status: int = 502
     server: str = "Google Frontend"
 
-    def _durations(self) -> tuple[str, ...]:
-        return ("deadline", "upstream", "ping_interval")
-
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        check_status(self, "status")
-        check_header_text(self, "server")
-
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         elapsed = 0.0
         headers_sent = False
-        for step in merged_idles(delayed_first_byte(steps, self.upstream, self.ping_interval, "upstream working")):
+        for step in merged_idles(self.upstream_steps(steps)):
             if isinstance(step, Idle) and elapsed + step.seconds > self.deadline:
                 yield Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer")
                 if headers_sent:
@@ -189,7 +198,6 @@ class GcpLoadBalancer(Scenario):
                 elapsed += step.seconds
             headers_sent = headers_sent or isinstance(step, Head)
             yield step
-
 
 
 @dataclass
