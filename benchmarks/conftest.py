@@ -80,6 +80,7 @@ def bare_route() -> Iterator[type[_Baseline]]:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     session = getattr(config, "_benchmarksession", None)
     means = {b.name: b.stats.mean for b in getattr(session, "benchmarks", [])}
+    extra = {b.name: b.extra_info for b in getattr(session, "benchmarks", [])}
     if not means:
         return
     lines = []
@@ -98,6 +99,33 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     pool = means.get("test_thread_pool_of_100_sync_calls")
     if pool:
         lines.append(f"thread pool of 100 sync calls under slow_prefill: {pool * 1e3:.0f} ms ({pool / 100 * 1e3:.2f} ms per call)")
+    lines += _per_call(means, extra)
     terminalreporter.section("ratios (side by side, this run)")
     for line in lines:
         terminalreporter.write_line(line)
+
+
+def _per_call(means: dict[str, float], extra: dict[str, dict[str, Any]]) -> list[str]:
+    """The harness's cost per call on the chaos path: a call's time through the network, less
+    the SDK's own time for its attempts (the bare mocker's time per call, times the attempts
+    per call: an estimate, as a failed attempt costs the SDK a little less than a parsed
+    answer, and its retry a little more)."""
+    bare = means.get("test_chaos_calls_bare")
+    if not bare:
+        return []
+    from test_chaos_overhead import CALLS
+
+    floor = bare / CALLS
+    lines = [f"SDK floor (bare respx mocker): {floor * 1e3:.3f} ms per call"]
+    for faults in ("healthy", "chaos"):
+        name = f"test_chaos_calls_network[{faults}]"
+        if name not in means:
+            continue
+        per_call = means[name] / CALLS
+        attempts = extra[name].get("attempts", CALLS) / CALLS
+        harness = per_call - floor * attempts
+        lines.append(
+            f"{faults} network: {per_call * 1e3:.3f} ms per call ({attempts:.3f} attempts per call): "
+            f"harness {harness * 1e3:.3f} ms per call ({harness / per_call:.0%}), SDK {floor * attempts * 1e3:.3f} ms"
+        )
+    return lines
