@@ -79,27 +79,31 @@ def both(scenario: pct.Scenario, **kwargs: Any) -> list[Case]:
     return [Case(scenario, False, **kwargs), Case(scenario, True, **kwargs)]
 
 
+WITH_AIOHTTP = ("sync", "async", "aiohttp")
+"""The cases also played with the SDK's aiohttp transport (``DefaultAioHttpClient``): a
+failure in each phase of the response."""
+
 CASES: list[Case] = [
-    *both(pct.SlowPrefill(75), options={"timeout": 60}),
-    *both(pct.StalledStream(), options={"timeout": 30}),
-    *both(pct.ProxyCutoff(60)),
+    *both(pct.SlowPrefill(75), options={"timeout": 60}, modes=WITH_AIOHTTP),
+    *both(pct.StalledStream(), options={"timeout": 30}, modes=WITH_AIOHTTP),
+    *both(pct.ProxyCutoff(60), modes=WITH_AIOHTTP),
     Case(pct.ProxyCutoff(idle=30, ping_interval=None), True, options={"timeout": 120}),
     *both(pct.LongGeneration(tokens=1000), options={"timeout": 15}),
     *both(pct.AwsAlb()),
     *both(pct.Cloudflare(upstream=120), options={"timeout": 600, "max_retries": 1}),
     *both(pct.GcpLoadBalancer()),
-    *both(pct.ServerDisconnect()),
-    *both(pct.ConnectionReset()),
-    *both(pct.TruncatedStream()),
+    *both(pct.ServerDisconnect(), modes=WITH_AIOHTTP),
+    *both(pct.ConnectionReset(), modes=WITH_AIOHTTP),
+    *both(pct.TruncatedStream(), modes=WITH_AIOHTTP),
     Case(pct.LongSilence(stall=90), True, options={"timeout": 120}),
     Case(pct.LongSilence(stall=90), True, options={"timeout": 60}),
     Case(pct.LongSilence(stall=90), False, options={"timeout": 60}),
-    *both(pct.RateLimited(5)),
+    *both(pct.RateLimited(5), modes=WITH_AIOHTTP),
     Case(pct.RateLimited(retry_after=None, retry_after_ms=1500), True),
     Case(pct.RateLimited(retry_after=2, http_date=True), False, scale=1.0, wait_tolerance=1.0),
     Case(pct.RetryAfterExtreme(), False),
     *both(pct.Overloaded()),
-    Case(pct.Overloaded(where="stream"), True),
+    Case(pct.Overloaded(where="stream"), True, modes=WITH_AIOHTTP),
     # Before the connection: played by the fault server's DNS stub to a client in a sandbox.
     *both(pct.DnsFailure(), where="sandbox", scale=SANDBOX_SCALE),
     Case(pct.DnsFailure(attempts=None, kind="no_resolver"), False, where="sandbox", scale=SANDBOX_SCALE),

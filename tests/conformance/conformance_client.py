@@ -198,8 +198,12 @@ def run_call(
     if concurrent is not None:
         pooled = _pooled(kwargs, concurrent[1])
         main: Callable[[], Any] = lambda: (runner or asyncio.run)(_stamped(_concurrent(pooled, concurrent[0]), stamp))
-    elif mode == "async":
-        coro = _stamped(_async_main(_client(kwargs, True), stream, run.events, msg, pause), stamp)
+    elif mode in ("async", "aiohttp"):
+        if mode == "aiohttp":  # the SDK's aiohttp transport (anthropic[aiohttp])
+            client = anthropic.AsyncAnthropic(http_client=anthropic.DefaultAioHttpClient(), **kwargs)
+        else:
+            client = _client(kwargs, True)
+        coro = _stamped(_async_main(client, stream, run.events, msg, pause), stamp)
         main = (lambda: runner(coro)) if runner is not None else (lambda: asyncio.run(_bounded(coro, gave_up, bound)))
     else:
         client = _client(kwargs, False)
@@ -309,7 +313,7 @@ def warm_up() -> None:
     from pytest_claude_timeout.server.fault_server import FaultServer
 
     with FaultServer() as server:
-        for mode in ("sync", "async"):
+        for mode in ("sync", "async", "aiohttp"):
             for stream in (False, True):
                 run_call(mode, stream, {}, seed="warm-up", bound=60, scale=0.01, base_url=server.base_url)
 
