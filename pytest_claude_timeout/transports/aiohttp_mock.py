@@ -64,15 +64,7 @@ class Network(Protocol):
     def clock(self) -> Any: ...
 
     def begin(
-        self,
-        method: str,
-        url: str,
-        content: bytes,
-        headers: Mapping[str, str],
-        timeouts: Timeouts,
-        core: str,
-        *,
-        connection: Any = None,
+        self, method: str, url: str, content: bytes, headers: Mapping[str, str], timeouts: Timeouts, core: str, *, connection: Any = None
     ) -> tuple[Any, Iterable[Step]]: ...
 
     def exchange_ended(self, attempt: Any, *, reusable: bool) -> None: ...
@@ -113,7 +105,7 @@ class Link:
     """One simulated connection, as the network knows it (the same object for every
     exchange on it: the network numbers it and times its idle periods)."""
 
-    __slots__ = ("__weakref__",)
+    __slots__ = ()
 
 
 class Exchange:
