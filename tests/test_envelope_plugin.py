@@ -74,6 +74,13 @@ def _baseline_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ti
     return run(pytester, BASELINE, *args)
 
 
+def assert_one_regression(result: pytest.RunResult, line: str) -> None:
+    """The test itself passed, and the session failed on one regression: ``line``."""
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*claude-timeout: 1 REGRESSION(S) against the baseline*", line])
+
+
 def test_a_shrinking_envelope_fails_the_baseline_though_every_verdict_holds(
     inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,14 +95,12 @@ def test_a_shrinking_envelope_fails_the_baseline_though_every_verdict_holds(
 
     # Someone "simplifies" the timeout to 59 s: the 30 s prefill still passes, the envelope shrank.
     shrunk = _baseline_run(inner, monkeypatch, 59, "--claude-timeout-baseline=baseline.json")
-    shrunk.assert_outcomes(passed=1)
-    assert shrunk.ret == pytest.ExitCode.TESTS_FAILED
-    shrunk.stdout.fnmatch_lines([
-        "*claude-timeout: 1 REGRESSION(S) against the baseline*",
+    assert_one_regression(
+        shrunk,
         "test_inner.py::test_prefill[[]claude_timeout:slow_prefill-30s[]]: the survival envelope shrank: it no longer "
         "survives slow_prefill at seconds between 59 and 179 s (baseline: survives slow_prefill up to seconds=179 s *; "
         "now: survives slow_prefill up to seconds=59 s *)",
-    ])
+    )
 
     grown = _baseline_run(inner, monkeypatch, 300, "--claude-timeout-baseline=baseline.json")
     assert grown.ret == 0
@@ -237,15 +242,12 @@ def test_losing_the_deadline_at_infinity_fails_the_baseline(inner: pytest.Pytest
 
     # The read timeout is dropped: the test's 30 s stall and every finite one still pass, the
     # elapsed time is the same; only a stall without end now hangs the call forever.
-    dropped = session("none", "--claude-timeout-baseline=baseline.json")
-    dropped.assert_outcomes(passed=1)
-    assert dropped.ret == pytest.ExitCode.TESTS_FAILED
-    dropped.stdout.fnmatch_lines([
-        "*claude-timeout: 1 REGRESSION(S) against the baseline*",
+    assert_one_regression(
+        session("none", "--claude-timeout-baseline=baseline.json"),
         "test_inner.py::test_stream[[]claude_timeout:stalled_stream-30s[]]: the survival envelope shrank: it no longer survives "
         "stalled_stream at stall=inf (baseline: survives stalled_stream at every stall from 0 s to 600 s (the range searched); "
         "at stall=inf: survives (returned after 1 attempt, 3600.0 s); now: * at stall=inf: fails (HorizonExceeded *)",
-    ])
+    )
 
 
 def test_the_session_option_probes_infinity_for_audited_factories(pytester: pytest.Pytester) -> None:
