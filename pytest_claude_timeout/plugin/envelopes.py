@@ -61,7 +61,9 @@ def search(
         judge=judge_as(spec),
         also=also or [],
         passthrough=pass_through(),
-        **settings,
+        low=settings.get("low"),
+        high=settings.get("high"),
+        resolution=settings.get("resolution", 1.0),
     )
     return envelope.as_dict()
 
