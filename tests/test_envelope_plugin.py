@@ -264,3 +264,34 @@ def test_the_session_option_probes_infinity_for_audited_factories(pytester: pyte
     assert streaming["summary"].startswith("survives stalled_stream up to stall=60 s (then ReadTimeout after 1 attempt, 60.0 s); at stall=inf: fails")
     non_streaming = envelopes["non-streaming[claude_timeout:stalled_stream-forever]"]  # no stream to stall
     assert non_streaming["infinity"]["passed"] is True and non_streaming["summary"].endswith("; at stall=inf: survives (returned after 1 attempt, 0.0 s)")
+
+
+SETTINGS = """
+
+@pytest.mark.claude_timeout("stalled_stream", "dns_failure", envelope={"high": float("inf")})
+def test_up_to_infinity(claude_network):
+    with anthropic.Anthropic(api_key="sk-ant-test", timeout=60).messages.stream(**MSG) as stream:
+        stream.get_final_message()
+
+
+@pytest.mark.claude_timeout("stalled_stream", envelope={"high": 600, "infinity": False})
+def test_without_infinity(claude_network):
+    with anthropic.Anthropic(api_key="sk-ant-test", timeout=60).messages.stream(**MSG) as stream:
+        stream.get_final_message()
+"""
+
+
+def test_the_markers_settings_for_infinity(inner: pytest.Pytester) -> None:
+    result, records = run_with_report(inner, SETTINGS, "--claude-timeout-horizon=3600")
+    result.assert_outcomes(passed=1, failed=2)  # the endless stall, twice; dns_failure's one failure is retried away
+    envelopes = {nodeid.split("::")[1]: r["envelope"] for nodeid, r in records.items()}
+
+    # high=inf: up to the horizon, and infinity (a count keeps its own range: it is never infinite)
+    stall = envelopes["test_up_to_infinity[claude_timeout:stalled_stream-forever]"]
+    assert (stall["high"], stall["infinity"]["exception"]) == (3600, "ReadTimeout")
+    dns = envelopes["test_up_to_infinity[claude_timeout:dns_failure-1]"]
+    assert (dns["low"], dns["high"], dns["infinity"]) == (1, 10, None)
+
+    # infinity=False: no probe there
+    without = envelopes["test_without_infinity[claude_timeout:stalled_stream-forever]"]
+    assert without["infinity"] is None and without["summary"] == "survives stalled_stream up to stall=60 s (then ReadTimeout after 1 attempt, 60.0 s)"
