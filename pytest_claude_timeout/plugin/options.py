@@ -23,6 +23,54 @@ def _number(value: Any) -> float:
         return math.nan
 
 
+def add(parser: pytest.Parser) -> None:
+    """Declare the plugin's command-line options and ini values (``pytest_addoption``)."""
+    group = parser.getgroup("claude-timeout", "pytest-claude-timeout: Anthropic clients on a simulated network")
+    group.addoption(
+        "--claude-timeout-horizon", dest="claude_timeout_horizon", type=float, default=None,
+        help="virtual seconds after which any simulated wait ends with HorizonExceeded (default 86400)",
+    )
+    group.addoption(
+        "--claude-timeout-report", dest="claude_timeout_report", default=None, metavar="PATH",
+        help="write every scenario run (verdict, reason, attempts, SDK) as JSON to PATH",
+    )
+    group.addoption(
+        "--claude-timeout-save-baseline", dest="claude_timeout_save_baseline", default=None, metavar="PATH",
+        help="store each scenario run's verdict and virtual elapsed time in PATH",
+    )
+    group.addoption(
+        "--claude-timeout-baseline", dest="claude_timeout_baseline", default=None, metavar="PATH",
+        help="fail the session when a scenario run regressed against the baseline in PATH",
+    )
+    group.addoption(
+        "--claude-timeout-html", dest="claude_timeout_html", default=None, metavar="PATH",
+        help="write an HTML report to PATH (one self-contained file): the matrix, each run's timeline, envelopes",
+    )
+    group.addoption(
+        "--claude-timeout-envelope", dest="claude_timeout_envelope", action="store_true", default=False,
+        help="search every scenario run's survival envelope: where its verdict changes along the "
+        "scenario's main parameter (slow_prefill's seconds, proxy_cutoff's idle ...)",
+    )
+    group.addoption(
+        "--claude-timeout-tolerance", dest="claude_timeout_tolerance", type=float, default=0.10,
+        help="allowed growth of virtual elapsed time against the baseline (default 0.10 = 10%%)",
+    )
+    parser.addini(
+        "claude_timeout_horizon", "virtual seconds after which any simulated wait ends with HorizonExceeded",
+        default="86400",
+    )
+    parser.addini(
+        "claude_timeout_allow_hosts",
+        "hosts (host or host:port) the egress guard lets through while a simulated network is active "
+        "(loopback is always open)",
+        type="linelist", default=[],
+    )
+    parser.addini(
+        "claude_timeout_clients", "client factories (module:function) to audit under every standard scenario",
+        type="linelist", default=[],
+    )
+
+
 def horizon(config: pytest.Config) -> float:
     """The virtual horizon: the option, else the ini value (checked by :func:`check`)."""
     if _HORIZON in config.stash:

@@ -66,6 +66,9 @@ class Scenario:
     name: ClassVar[str] = "scenario"
     main: ClassVar[str] = ""
     layer: ClassVar[int] = SERVER
+    counts: ClassVar[dict[str, int]] = {"deltas": 0, "attempts": 1}
+    """Whole-number parameters and their minimum, checked for the ones a scenario has
+    (``attempts=None``: every attempt)."""
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> Iterable[Step]:
         """The steps of this attempt, rewritten. Written for a list (as here), it gets the
@@ -94,7 +97,8 @@ class Scenario:
 
     def __post_init__(self) -> None:
         """Check every parameter: its type (from the field's annotation) and, for durations,
-        that it is a non-negative number. Subclasses add their own checks after calling it."""
+        that it is a non-negative number; for :attr:`counts`, a whole number >= its minimum.
+        Subclasses add their own checks after calling it."""
         __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         hints = _field_types(type(self))
         for f in dataclasses.fields(self):
@@ -116,7 +120,8 @@ class Scenario:
                     raise ScenarioError(
                         f"{self.name}: {f.name} must be a non-negative number of seconds, not {value!r}"
                     )
-
+            if f.name in self.counts:
+                _check_count(self, f.name, value, minimum=self.counts[f.name])
         self.__dict__["_checked"] = True
 
     def _durations(self) -> tuple[str, ...]:

@@ -23,7 +23,6 @@ from .base import (
     Scenario,
     ScenarioError,
     _applies,
-    _check_count,
     reslice,
 )
 from .service import SlowPrefill
@@ -59,7 +58,6 @@ class DnsFailure(Scenario):
     def __post_init__(self) -> None:
         __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
-        _check_count(self, "attempts", self.attempts, minimum=1)
         if self.kind not in DNS_KINDS:
             raise ScenarioError(f"{self.name}: kind must be one of {sorted(DNS_KINDS)}, not {self.kind!r}")
 
@@ -82,11 +80,6 @@ class ConnectTimeout(Scenario):
     layer: ClassVar[int] = CLIENT_NETWORK
 
     attempts: int | None = 1
-
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        _check_count(self, "attempts", self.attempts, minimum=1)
 
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:
@@ -169,6 +162,7 @@ class SlowUpload(Scenario):
     ``exchange.Upload``); on real sockets only the bytes really sent can be slowed."""
 
     name: ClassVar[str] = "slow_upload"
+    counts: ClassVar[dict[str, int]] = {"extra_bytes": 0}
     main: ClassVar[str] = "rate"
     layer: ClassVar[int] = CLIENT_NETWORK
 
@@ -180,7 +174,6 @@ class SlowUpload(Scenario):
         super().__post_init__()
         if not self.rate > 0:
             raise ScenarioError(f"{self.name}: rate must be a positive number of bytes per second")
-        _check_count(self, "extra_bytes", self.extra_bytes, minimum=0)
 
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:

@@ -33,7 +33,6 @@ from .base import (
     ScenarioError,
     _after_deltas,
     _applies,
-    _check_count,
     check_header_text,
     check_status,
     error_response,
@@ -112,8 +111,6 @@ class PingStall(Scenario):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_count(self, "deltas", self.deltas, minimum=0)
-        _check_count(self, "attempts", self.attempts, minimum=1)
         if not self.ping_interval > 0 or math.isinf(self.ping_interval):
             raise ScenarioError(f"{self.name}: ping_interval must be a positive, finite number of seconds")
         if math.isinf(self.seconds):
@@ -151,12 +148,6 @@ class StalledStream(Scenario):
     def _durations(self) -> tuple[str, ...]:
         return ("stall",)
 
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        _check_count(self, "deltas", self.deltas, minimum=0)
-        _check_count(self, "attempts", self.attempts, minimum=1)
-
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or (self.attempts is not None and ctx.stream_number > self.attempts):
@@ -179,6 +170,7 @@ class LongGeneration(Scenario):
 
     name: ClassVar[str] = "long_generation"
     main: ClassVar[str] = "tokens"
+    counts: ClassVar[dict[str, int]] = {"tokens": 1, "tokens_per_delta": 1}
 
     tokens: int = 4000
     rate: float = 50.0
@@ -192,8 +184,6 @@ class LongGeneration(Scenario):
     def __post_init__(self) -> None:
         __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
-        _check_count(self, "tokens", self.tokens, minimum=1)
-        _check_count(self, "tokens_per_delta", self.tokens_per_delta, minimum=1)
         if not self.rate > 0:
             raise ScenarioError(f"{self.name}: rate must be a positive number of tokens per second")
 
@@ -251,12 +241,6 @@ class ConnectionReset(Scenario):
     deltas: int = 2
     attempts: int | None = 1
 
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        _check_count(self, "deltas", self.deltas, minimum=0)
-        _check_count(self, "attempts", self.attempts, minimum=1)
-
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not _applies(self.attempts, ctx.number):
@@ -301,12 +285,6 @@ class TruncatedStream(Scenario):
     deltas: int = 2
     attempts: int | None = 1
 
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        _check_count(self, "deltas", self.deltas, minimum=0)
-        _check_count(self, "attempts", self.attempts, minimum=1)
-
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or not (self.attempts is None or ctx.stream_number <= self.attempts):
@@ -349,7 +327,6 @@ class RateLimited(Scenario):
     def __post_init__(self) -> None:
         __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
-        _check_count(self, "attempts", self.attempts, minimum=1)
         check_status(self, "status")
         check_header_text(self, "error_type")
 
@@ -408,7 +385,6 @@ class Overloaded(Scenario):
     def __post_init__(self) -> None:
         __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         super().__post_init__()
-        _check_count(self, "attempts", self.attempts, minimum=1)
         if self.where not in ("headers", "stream"):
             raise ScenarioError(f"{self.name}: where must be 'headers' or 'stream', not {self.where!r}")
 

@@ -17,7 +17,6 @@ from .base import (
     ScenarioError,
     _after_deltas,
     _applies,
-    _check_count,
     _split_body,
     error_response,
 )
@@ -47,7 +46,6 @@ class ClientError(Scenario):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_count(self, "attempts", self.attempts, minimum=1)
         if self.status not in CLIENT_ERRORS:
             raise ScenarioError(f"{self.name}: status must be one of {sorted(CLIENT_ERRORS)}, not {self.status!r}")
 
@@ -68,10 +66,6 @@ class ApiError(Scenario):
     main: ClassVar[str] = "attempts"
 
     attempts: int | None = 1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_count(self, "attempts", self.attempts, minimum=1)
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
         if not _applies(self.attempts, ctx.number):
@@ -121,8 +115,6 @@ class MalformedStream(Scenario):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_count(self, "deltas", self.deltas, minimum=0)
-        _check_count(self, "attempts", self.attempts, minimum=1)
         if self.kind not in MALFORMED_KINDS:
             raise ScenarioError(f"{self.name}: kind must be one of {list(MALFORMED_KINDS)}, not {self.kind!r}")
 
