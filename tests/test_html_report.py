@@ -210,6 +210,42 @@ def test_chromium_renders_the_attempts_where_they_happened(inner: pytest.Pyteste
     assert ys == sorted(ys) and len(set(ys)) == 3
 
 
+ENVELOPE_SOURCE = """
+
+@pytest.mark.claude_timeout("stalled_stream", envelope={"high": 600})
+def test_stream(claude_network):  # a stall without end: its 60 s read timeout stops it
+    with anthropic.Anthropic(api_key="sk-ant-test", timeout=60).messages.stream(**MSG) as stream:
+        stream.get_final_message()
+"""
+
+
+def test_chromium_draws_the_probe_at_infinity_past_the_envelopes_band(inner: pytest.Pytester, tmp_path: Path) -> None:
+    inner.makepyfile(test_inner=HEADER + ENVELOPE_SOURCE)
+    inner.runpytest("-p", "no:cacheprovider", "--claude-timeout-html=report.html").assert_outcomes(failed=1)
+    done = render_in_chromium(inner.path / "report.html", tmp_path / "profile", "--dump-dom")
+
+    assert [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
+    page = Page(done.stdout)
+    (body,) = page.find("body")
+    assert body["data-ready"] == "1" and "data-errors" not in body
+
+    (svg,) = [s for s in page.find("svg") if "envelope" in s.get("class", "")]
+    left, plot = float(svg["data-left"]), float(svg["data-plot-width"])
+    shapes = page.with_class("band-seg")
+    finite = [b for b in shapes if "band-inf" not in b["class"]]
+    (cap,) = [b for b in shapes if "band-inf" in b["class"]]
+    # the finite band (survives up to 60 s, then ReadTimeout) fills the plot, edge to edge
+    assert [(float(b["data-low"]), float(b["data-high"])) for b in finite] == [(0, 60), (61, 600)]
+    assert float(finite[0]["data-screen-x"]) == pytest.approx(left, abs=0.6)
+    assert float(finite[-1]["data-screen-x"]) + float(finite[-1]["data-screen-w"]) == pytest.approx(left + plot, abs=0.6)
+    # the probe at infinity: an arrow right of it, past a break, red (the read timeout ended it)
+    x, w = float(cap["data-screen-x"]), float(cap["data-screen-w"])
+    assert left + plot + 10 < x and x + w == pytest.approx(left + plot + html_report.INF_CAP, abs=0.6) and w > 20
+    assert (cap["data-value"], cap["data-passed"], cap["data-outcome"]) == ("inf", "false", "ReadTimeout")
+    assert "band-fail" in cap["class"] and "stall=inf: ReadTimeout (1 attempt(s), 60.0 s)" in cap["text"]
+    assert "inf" in [t["text"] for t in page.find("text")]  # its label, under it
+
+
 def test_the_chaos_hook_draws_outcome_counts_and_a_latency_histogram() -> None:
     # A record that carries many calls' outcomes (the chaos scenario's, when it fills them in).
     latencies = [0.2] * 90 + [30.5] * 8 + [61.0] * 2

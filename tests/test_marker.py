@@ -326,13 +326,18 @@ def test_xpasses(claude_network):
         ('budget="10"', "budget= must be a non-negative number of virtual seconds, not '10'"),
         ("budget=-1", "budget= must be a non-negative number of virtual seconds, not -1"),
         ("budgte=10", "unknown keyword argument(s) ['budgte']; the marker takes budget=, expect=, envelope=, grade= and respond="),
-        ('envelope="yes"', "envelope= must be True or a dict with keys from ['low', 'high', 'resolution'], not 'yes'"),
+        ('envelope="yes"', "envelope= must be True or a dict with keys from ['low', 'high', 'resolution', 'infinity'], not 'yes'"),
         ('envelope={"low": 10, "high": 5}', "envelope={'low': 10, 'high': 5}: needs low <= high and a resolution > 0"),
+        ('envelope={"infinity": 0}', "envelope={'infinity': ...} must be True or False, not 0"),
+        (
+            'envelope={"low": float("inf")}',
+            "envelope={'low': inf}: low and resolution must be finite (high=inf searches up to the horizon)",
+        ),
     ],
     ids=[
         "unknown-name", "not-a-number", "negative", "bad-object", "not-a-spec", "expect-instance",
         "expect-tuple", "expect-not-exception", "budget-string", "budget-negative", "unknown-keyword",
-        "envelope-not-a-dict", "envelope-empty-range",
+        "envelope-not-a-dict", "envelope-empty-range", "envelope-infinity-not-a-bool", "envelope-infinite-low",
     ],
 )
 def test_bad_marker_arguments_are_collection_errors_naming_the_test(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -52,8 +53,11 @@ def search(
     also: list[Scenario] | None = None,
 ) -> dict[str, Any]:
     """The envelope of ``scenario`` for ``call``, JSON-ready."""
-    from ..envelope import survival_envelope
+    from ..envelope import accepts_infinity, survival_envelope
 
+    high = settings.get("high")
+    if high is not None and math.isinf(high) and not accepts_infinity(scenario):
+        high = None  # envelope={"high": inf} for every scenario of the test: a count keeps its own range
     envelope = survival_envelope(
         call,
         dataclasses.replace(scenario),
@@ -61,7 +65,10 @@ def search(
         judge=judge_as(spec),
         also=also or [],
         passthrough=pass_through(),
-        **settings,
+        low=settings.get("low"),
+        high=high,
+        resolution=settings.get("resolution", 1.0),
+        infinity=None if settings.get("infinity", 1.0) else False,  # where the parameter can be infinite
     )
     return envelope.as_dict()
 

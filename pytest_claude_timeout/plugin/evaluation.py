@@ -6,11 +6,11 @@ pytest shows. Shared by marker items and client-factory audit items.
 
 from __future__ import annotations
 
-import json
 import os
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from .. import jsonsafe
 from .marker import MarkerSpec, type_name
 from .report import FIXTURE_RECORD_PROPERTY, RECORD_PROPERTY, client_line, failure_text, jsonable, row_name, sdk_line
 from .verdict import diagnose, judge
@@ -135,10 +135,10 @@ def attach_record(item: pytest.Item, record: dict[str, Any]) -> None:
         ("claude_timeout.attempts", str(len(record["attempts"]))),
         ("claude_timeout.sdk", sdk_line(record["sdk"])),
         ("claude_timeout.client", client_line(record)),
-        (RECORD_PROPERTY, json.dumps(record, sort_keys=True)),
+        (RECORD_PROPERTY, jsonsafe.dumps(record, sort_keys=True)),
     ]
 
 
 def attach_fixture_record(item: pytest.Item, record: dict[str, Any]) -> None:
     """Carry a fixture run's record on the report (so through xdist), for the HTML report."""
-    item.user_properties.append((FIXTURE_RECORD_PROPERTY, json.dumps(record, sort_keys=True)))
+    item.user_properties.append((FIXTURE_RECORD_PROPERTY, jsonsafe.dumps(record, sort_keys=True)))

@@ -11,12 +11,12 @@ of tests that used the fixtures. Pure functions of the records: no pytest here.
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import jsonsafe
 from .report import _cell, _columns, sdk_line
 
 Record = Mapping[str, Any]
@@ -76,18 +76,22 @@ SCRIPT = """
 (function () {
   var errors = [];
   window.addEventListener('error', function (e) { errors.push(String(e.message)); document.body.dataset.errors = errors.join(' | '); });
+  function place(svg, selector) {
+    // Where the browser drew each shape: its box relative to the SVG, in the SVG's units.
+    var box = svg.getBoundingClientRect();
+    var scale = box.width / Number(svg.getAttribute('width'));
+    svg.querySelectorAll(selector).forEach(function (shape) {
+      var r = shape.getBoundingClientRect();
+      shape.dataset.screenX = ((r.left - box.left) / scale).toFixed(2);
+      shape.dataset.screenW = (r.width / scale).toFixed(2);
+      shape.dataset.screenY = ((r.top - box.top) / scale).toFixed(2);
+    });
+  }
   function measure() {
     // Where the browser drew each attempt: its bar's box relative to its timeline's plot.
-    document.querySelectorAll('svg.timeline').forEach(function (svg) {
-      var box = svg.getBoundingClientRect();
-      var scale = box.width / Number(svg.getAttribute('width'));
-      svg.querySelectorAll('rect.attempt-bar').forEach(function (bar) {
-        var r = bar.getBoundingClientRect();
-        bar.dataset.screenX = ((r.left - box.left) / scale).toFixed(2);
-        bar.dataset.screenW = (r.width / scale).toFixed(2);
-        bar.dataset.screenY = ((r.top - box.top) / scale).toFixed(2);
-      });
-    });
+    document.querySelectorAll('svg.timeline').forEach(function (svg) { place(svg, 'rect.attempt-bar'); });
+    // and each envelope's bands, the end cap at infinity included
+    document.querySelectorAll('svg.envelope').forEach(function (svg) { place(svg, '.band-seg'); });
     document.body.dataset.runs = String(document.querySelectorAll('section.run').length);
     document.body.dataset.ready = '1';
   }
@@ -104,8 +108,8 @@ def _num(value: Any) -> float | None:
     """A time from a record (``"forever"`` stands for infinity in JSON)."""
     if value is None:
         return None
-    if value == "forever":
-        return math.inf
+    if isinstance(value, str) and value.lstrip("-") == jsonsafe.FOREVER:
+        return jsonsafe.number(value)
     return float(value)
 
 
@@ -359,8 +363,20 @@ def _scale(low: float, high: float, unit: str) -> Any:
     return lambda v: (v - low) / (high - low) if high > low else 0.0
 
 
+INF_CAP = 64
+"""Width of the end cap that draws the probe at infinity, right of the finite band."""
+
+
+def _band_what(probe: Mapping[str, Any], passed: bool) -> str:
+    return "survives" if passed else f"{probe.get('exception') or probe['kind']}"
+
+
 def envelope_band(env: Mapping[str, Any]) -> str:
-    width, left, plot, height = WIDTH, LEFT, WIDTH - LEFT - RIGHT, 46
+    """The envelope as a band over its finite range (log-like for durations); the probe at
+    infinity, when there is one, as an arrow-shaped end cap past a break (``... inf``)."""
+    infinity = env.get("infinity")
+    width, left, height = WIDTH, LEFT, 46
+    plot = WIDTH - LEFT - RIGHT - (INF_CAP if infinity else 0)
     low, high, unit = float(env["low"]), float(env["high"]), env.get("unit", "s")
     f = _scale(low, high, unit)
 
@@ -369,18 +385,19 @@ def envelope_band(env: Mapping[str, Any]) -> str:
 
     out = [
         f"<svg class='envelope' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"viewBox='0 0 {width} {height}' data-scenario='{esc(env['scenario'])}'>",
+        f"viewBox='0 0 {width} {height}' data-scenario='{esc(env['scenario'])}' data-left='{left}' "
+        f"data-plot-width='{plot}'>",
         f"<rect class='band-gap' x='{left}' y='8' width='{plot}' height='16'/>",
         f"<text x='4' y='20'>{esc(env['parameter'])}</text>",
     ]
     labels: list[str] = []
     for s in env["segments"]:
         cls = "band-pass" if s["passed"] else "band-fail"
-        what = "survives" if s["passed"] else f"{s['first'].get('exception') or s['first']['kind']}"
+        what = _band_what(s["first"], s["passed"])
         if x(s["high"]) - x(s["low"]) > 8 * len(what):
             labels.append(f"<text x='{(x(s['low']) + x(s['high'])) / 2:.2f}' y='20' text-anchor='middle'>{esc(what)}</text>")
         out.append(
-            f"<rect class='{cls}' data-low='{s['low']!r}' data-high='{s['high']!r}' x='{x(s['low']):.2f}' y='8' "
+            f"<rect class='band-seg {cls}' data-low='{s['low']!r}' data-high='{s['high']!r}' x='{x(s['low']):.2f}' y='8' "
             f"width='{max(x(s['high']) - x(s['low']), 2):.2f}' height='16'><title>{esc(env['parameter'])} "
             f"{s['low']:g}..{s['high']:g} {esc(unit)}: {esc(what)} ({s['first']['attempts']} attempt(s), "
             f"{s['first']['elapsed']:.1f} s at {s['low']:g})</title></rect>"
@@ -389,9 +406,28 @@ def envelope_band(env: Mapping[str, Any]) -> str:
     marks = sorted({low, high, *(s["low"] for s in env["segments"][1:])})
     for v in marks:
         out.append(f"<text x='{x(v):.2f}' y='38' text-anchor='middle'>{v:g}{esc(unit)}</text>")
+    if infinity:
+        out.append(_infinity_cap(env, infinity, left + plot))
     out.append("</svg>")
     summary = f"<b>Survival envelope:</b> {esc(env['summary'])} <span class='small'>({env['probes']} runs)</span>"
     return f"<div class='band'><p>{summary}</p>{''.join(out)}</div>"
+
+
+def _infinity_cap(env: Mapping[str, Any], probe: Mapping[str, Any], start: float) -> str:
+    """The run at infinity: a break (the values between the range's top and infinity were
+    not searched), then an arrow coloured by its outcome, labelled ``inf``."""
+    passed = bool(probe["passed"])
+    what = _band_what(probe, passed)
+    x0, x1 = start + 18, start + INF_CAP
+    arrow = f"{x0:.2f},8 {x1 - 9:.2f},8 {x1:.2f},16 {x1 - 9:.2f},24 {x0:.2f},24"
+    elapsed = jsonsafe.number(probe["elapsed"])
+    return (
+        f"<text class='band-break' x='{start + 9:.2f}' y='20' text-anchor='middle'>&#8230;</text>"
+        f"<polygon class='band-seg band-inf {'band-pass' if passed else 'band-fail'}' data-value='inf' "
+        f"data-passed='{str(passed).lower()}' data-outcome='{esc(what)}' points='{arrow}'>"
+        f"<title>{esc(env['parameter'])}=inf: {esc(what)} ({probe['attempts']} attempt(s), {elapsed:.1f} s)</title></polygon>"
+        f"<text x='{(x0 + x1 - 9) / 2:.2f}' y='38' text-anchor='middle'>inf</text>"
+    )
 
 
 def chaos_panel(chaos: Mapping[str, Any]) -> str:
@@ -486,7 +522,7 @@ def render(records: Iterable[Record], fixture_records: Iterable[Record] = ()) ->
     if fixtures:
         body.append("<h2>Tests on the fixtures</h2>")
         body += [run_section(r, ids[r["nodeid"]]) for r in fixtures]
-    data = json.dumps({"runs": len(ids)})
+    data = jsonsafe.dumps({"runs": len(ids)})
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

@@ -32,7 +32,8 @@ class MarkerSpec:
     expect: tuple[type[BaseException], ...] | None = None
     envelope: dict[str, float] | None = None
     """Search each scenario's survival envelope: the range (``low``, ``high``) and
-    ``resolution`` to search with (empty: the defaults)."""
+    ``resolution`` to search with, and ``infinity`` (0: no probe at infinity) (empty: the
+    defaults)."""
     grade: Grading | None = None
     """How the client's retrying is graded (``grade=``; see ``grading``)."""
 
@@ -109,12 +110,13 @@ def _grade(value: Any, budget: float | None) -> Grading | None:
     return grading
 
 
-ENVELOPE_KEYS = ("low", "high", "resolution")
+ENVELOPE_KEYS = ("low", "high", "resolution", "infinity")
 
 
 def _envelope(value: Any) -> dict[str, float] | None:
-    """``True`` (search with the defaults), or a dict with any of ``low``, ``high`` and
-    ``resolution`` (virtual seconds, or a count for a count parameter)."""
+    """``True`` (search with the defaults), or a dict with any of ``low``, ``high`` (``inf``:
+    up to the horizon) and ``resolution`` (virtual seconds, or a count for a count
+    parameter), and ``infinity`` (``False``: no probe at infinity; stored as 0 or 1)."""
     if value is None or value is False:
         return None
     if value is True:
@@ -122,10 +124,15 @@ def _envelope(value: Any) -> dict[str, float] | None:
     if not isinstance(value, dict) or set(value) - set(ENVELOPE_KEYS):
         raise MarkerError(f"envelope= must be True or a dict with keys from {list(ENVELOPE_KEYS)}, not {value!r}")
     for key, number in value.items():
-        if isinstance(number, bool) or not isinstance(number, numbers.Real) or math.isnan(number) or number < 0:
+        if key == "infinity":
+            if not isinstance(number, bool):
+                raise MarkerError(f"envelope={{'infinity': ...}} must be True or False, not {number!r}")
+        elif isinstance(number, bool) or not isinstance(number, numbers.Real) or math.isnan(number) or number < 0:
             raise MarkerError(f"envelope={{{key!r}: ...}} must be a non-negative number, not {number!r}")
     if value.get("resolution", 1) <= 0 or value.get("low", 0) > value.get("high", math.inf):
         raise MarkerError(f"envelope={value!r}: needs low <= high and a resolution > 0")
+    if not math.isfinite(value.get("low", 0)) or not math.isfinite(value.get("resolution", 1)):
+        raise MarkerError(f"envelope={value!r}: low and resolution must be finite (high=inf searches up to the horizon)")
     return {k: float(v) for k, v in value.items()}
 
 

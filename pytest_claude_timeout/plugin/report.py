@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import jsonsafe
 from .marker import ID_PREFIX, standard_labels
 
 HARNESS_ERROR = "harness error"
@@ -22,14 +23,8 @@ FIXTURE_RECORD_PROPERTY = "claude_timeout.fixture_record"
 REPORT_VERSION = 1
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, float) and math.isinf(value):
-        return "forever"
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
+jsonable = jsonsafe.encode
+"""A record made JSON-safe: infinity as ``"forever"``, NaN as ``null``."""
 
 
 def row_name(nodeid: str, label: str) -> str:
@@ -143,14 +138,14 @@ def summary_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def write_report(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
     data = {"version": REPORT_VERSION, "items": sorted(records, key=lambda r: r["nodeid"])}
-    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    Path(path).write_text(jsonsafe.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_baseline(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
     """Per scenario run: its verdict and virtual elapsed time, what a later run compares;
     and its survival envelope, when it was searched."""
     data = {r["nodeid"]: _baseline_entry(r) for r in records}
-    Path(path).write_text(json.dumps({"version": REPORT_VERSION, "items": data}, indent=2, sort_keys=True) + "\n")
+    Path(path).write_text(jsonsafe.dumps({"version": REPORT_VERSION, "items": data}, indent=2, sort_keys=True) + "\n")
 
 
 def _baseline_entry(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,9 +175,12 @@ def envelope_regression(nodeid: str, before: Mapping[str, Any], now: Mapping[str
     lost = shrinkage(old, new)
     if not lost:
         return None
-    where = ", ".join(f"between {a:g} and {b:g}{(' ' + new.unit) if new.unit else ''}" for a, b in lost)
+    unit = f" {new.unit}" if new.unit else ""
+    where = ", ".join(
+        f"{new.parameter}=inf" if math.isinf(a) else f"{new.parameter} between {a:g} and {b:g}{unit}" for a, b in lost
+    )
     return (
-        f"{nodeid}: the survival envelope shrank: it no longer survives {new.scenario} at {new.parameter} "
+        f"{nodeid}: the survival envelope shrank: it no longer survives {new.scenario} at "
         f"{where} (baseline: {old.describe()}; now: {new.describe()})"
     )
 

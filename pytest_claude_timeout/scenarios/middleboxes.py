@@ -4,6 +4,7 @@ connections and answer with their own error pages."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -276,7 +277,10 @@ class BufferingProxy(Scenario):
             raise ScenarioError(f"{self.name}: buffer must be a whole number of bytes >= 1, not {self.buffer!r}")
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
-        steps = delay_first_byte(steps, self.upstream, self.ping_interval, "upstream working")
+        # An upstream that never answers pings forever, and the proxy holds every ping: the
+        # client sees one endless silence, however many pings (so none are made).
+        pings = None if math.isinf(self.upstream) else self.ping_interval
+        steps = delay_first_byte(steps, self.upstream, pings, "upstream working")
         out: list[Step] = []
         held: list[Step] = []
         waited = 0.0
