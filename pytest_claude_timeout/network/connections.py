@@ -12,6 +12,11 @@ A server that closes an idle connection with a FIN the client has received is no
 before reuse (httpcore checks that the socket is not readable): that connection is simply
 not reused. What the scenarios model (``stale_connection``) is a close the client cannot
 see in time.
+
+A transport that keeps real connection objects of its own (aiohttp: its ``TCPConnector``
+pools the in-memory transports, and decides reuse, ``keepalive_timeout`` and ``limit``
+itself) names the connection instead of the pool: the network then only numbers it and
+records how long it sat idle before each request.
 """
 
 from __future__ import annotations
@@ -47,11 +52,30 @@ class Connections:
         self._numbers = itertools.count(1)
         self._pools: dict[int, tuple[Any, list[Connection]]] = {}
         self._held: dict[int, tuple[int, Connection]] = {}  # attempt number -> (pool key, connection)
+        self._own: dict[int, tuple[Any, Connection]] = {}  # id(transport's connection) -> (it, ours)
         self._lock = threading.Lock()  # sync clients may share a pool across threads
 
-    def checkout(self, pool: Any, origin: str, attempt: int, now: float) -> Checkout:
+    def checkout(self, pool: Any, origin: str, attempt: int, now: float, connection: Any = None) -> Checkout:
+        """The connection ``attempt`` goes out on: from ``pool`` as httpcore would choose it,
+        or ``connection``, the transport's own (``None``: a new one)."""
         with self._lock:
+            if connection is not None:
+                return self._adopt(connection, origin, attempt, now)
             return self._checkout(pool, origin, attempt, now)
+
+    def _adopt(self, connection: Any, origin: str, attempt: int, now: float) -> Checkout:
+        """The transport chose ``connection`` (its pool's decision): new, or reused after
+        the idle time recorded when its last exchange ended."""
+        known = self._own.get(id(connection))
+        if known is not None and (since := known[1].idle_since) is not None:
+            conn = known[1]
+            idle, conn.idle_since = now - since, None
+            self._held[attempt] = (id(connection), conn)
+            return Checkout(conn, idle)
+        conn = Connection(next(self._numbers), origin)
+        self._own[id(connection)] = (connection, conn)  # the object is kept: its id stays its own
+        self._held[attempt] = (id(connection), conn)
+        return Checkout(conn, None)
 
     def _checkout(self, pool: Any, origin: str, attempt: int, now: float) -> Checkout:
         key = id(pool)
@@ -85,6 +109,8 @@ class Connections:
         key, conn = held
         if reusable:
             conn.idle_since = now
+        elif key in self._own:
+            del self._own[key]
         elif key in self._pools:
             conns = self._pools[key][1]
             if conn in conns:

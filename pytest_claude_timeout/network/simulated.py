@@ -216,6 +216,7 @@ class SimulatedNetwork:
         core: str,
         answer: Responder | None = None,
         pool: Any = None,
+        connection: Any = None,
     ) -> tuple[Attempt, Iterator[Step]]:
         """Record a new attempt and shape its exchange: the steps the far side plays.
 
@@ -224,7 +225,9 @@ class SimulatedNetwork:
         ``core``: the transport (``httpcore``, ``httpcore2``, ``aiohttp``) for the sender.
         ``answer``: what the healthy API answers instead of the fake API (a test's own
         mocked response), before the scenarios shape it; ``pool``: the client's connection
-        pool (keep-alive), when the transport knows it."""
+        pool (keep-alive), when the transport knows it; ``connection``: instead, the
+        connection the transport's own pool chose (aiohttp's connector): the network records
+        whether it is new or how long it sat idle, and :meth:`exchange_ended` gives it back."""
         parts = urllib.parse.urlsplit(url)
         path, host = parts.path, parts.hostname or ""
         now = self.clock.now()
@@ -268,7 +271,7 @@ class SimulatedNetwork:
         self._previous = (content, attempt)
         attempt.event(now, "request sent", "sent")
         origin = f"{parts.scheme}://{host}:{parts.port}"
-        checkout = self._connections.checkout(pool, origin, attempt.number, now)
+        checkout = self._connections.checkout(pool, origin, attempt.number, now, connection)
         if checkout.reused_after is not None:
             attempt.event(now, f"on connection {checkout.connection.number}, reused after {checkout.reused_after:.3f} s idle", "connection")
         ctx = AttemptContext(
@@ -285,6 +288,11 @@ class SimulatedNetwork:
         if checkout.reused_after is not None:
             steps = (s for s in steps if not isinstance(s, Connect))  # no handshake on a kept-alive connection
         return attempt, steps
+
+    def exchange_ended(self, attempt: Attempt, *, reusable: bool) -> None:
+        """The transport's exchange for ``attempt`` ended: its connection is idle from now
+        (``reusable``), or closed."""
+        self._connections.release(attempt.number, self.clock.now(), reusable=reusable)
 
     @contextlib.contextmanager
     def _guarded(self, what: str) -> Iterator[None]:

@@ -128,7 +128,8 @@ class StaleConnection(Scenario):
     connection (field report: openai/openai-python#371).
 
     It needs a connection the client really reuses: the network keeps each pool's
-    connections as httpcore does, and the client reuses one only if it sat idle no longer
+    connections as httpcore does (aiohttp's own connector keeps its connections, with its
+    ``keepalive_timeout``), and the client reuses one only if it sat idle no longer
     than its pool's ``keepalive_expiry`` (5 s by default in httpx and httpx2), so the
     default 4 s stands for a server whose keep-alive timeout undercuts the client's
     (Node.js's and uvicorn's default is 5 s); a 60 to 75 s one bites only clients that keep

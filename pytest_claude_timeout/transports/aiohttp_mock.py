@@ -18,8 +18,13 @@ aiohttp's own ceiling rule), its HTTP writer and response parser, and its except
   h11, and once the request is complete the rest of the exchange is played as real
   HTTP/1.1 bytes (h11 frames them, as in the fault server: chunked for a stream) fed to
   the handler in virtual time. ``Hangup`` steps close the connection (``FIN``) or reset it.
-  The far side closes each connection after its exchange, so every attempt connects, as
-  on the httpcore stacks.
+* A complete exchange leaves the connection open (HTTP/1.1 keep-alive, as the fault server
+  does), and aiohttp's own connector pools it: it decides whether the next request reuses
+  it (``keepalive_timeout``, 15 s by default, 5 s in the SDK's ``DefaultAioHttpClient``;
+  ``force_close``; ``limit``). ``BaseConnector.connect`` is watched only to learn which
+  connection a request got: a request on a kept-alive connection starts its attempt there,
+  with no connect phase, and the network records how long the connection sat idle (what
+  ``stale_connection`` needs).
 
 A proxy configured for aiohttp (``proxy=``, ``trust_env`` with ``HTTP(S)_PROXY``) is not
 contacted: the request is served as the API's, like httpcore's proxy pools.
@@ -59,8 +64,10 @@ class Network(Protocol):
     def clock(self) -> Any: ...
 
     def begin(
-        self, method: str, url: str, content: bytes, headers: Mapping[str, str], timeouts: Timeouts, core: str
+        self, method: str, url: str, content: bytes, headers: Mapping[str, str], timeouts: Timeouts, core: str, *, connection: Any = None
     ) -> tuple[Any, Iterable[Step]]: ...
+
+    def exchange_ended(self, attempt: Any, *, reusable: bool) -> None: ...
 
 
 _active: list[Network] = []
@@ -94,11 +101,19 @@ def _os_error(message: str) -> OSError:
     return socket.gaierror(number, text) if number < 0 else OSError(number, text)
 
 
-class Exchange:
-    """One attempt over aiohttp: its connect phase, then its response on a transport."""
+class Link:
+    """One simulated connection, as the network knows it (the same object for every
+    exchange on it: the network numbers it and times its idle periods)."""
 
-    def __init__(self, network: Network, attempt: Any, steps: Iterable[Step]) -> None:
-        self.network, self.attempt = network, attempt
+    __slots__ = ()
+
+
+class Exchange:
+    """One attempt over aiohttp: its connect phase (on a new connection), then its
+    response on a transport."""
+
+    def __init__(self, network: Network, attempt: Any, steps: Iterable[Step], link: Link) -> None:
+        self.network, self.attempt, self.link = network, attempt, link
         self.connect_steps: list[Connect] = []
         rest = iter(steps)  # produced as read: only the connect phase is read now
         first: list[Step] = []
@@ -160,7 +175,10 @@ class SimTransport(asyncio.Transport):
         import h11
 
         super().__init__()
-        self.loop, self.protocol, self.exchange = loop, protocol, exchange
+        self.loop, self.protocol = loop, protocol
+        self.exchange: Exchange | None = exchange
+        """The exchange in progress (``None``: idle in aiohttp's pool)."""
+        self.link = exchange.link
         self.h11 = h11.Connection(h11.SERVER)
         self.closing = False
         self.task: asyncio.Task[None] | None = None
@@ -180,18 +198,22 @@ class SimTransport(asyncio.Transport):
         self.protocol.set_exception = set_exception
 
     # -- the client's side -----------------------------------------------------------------
+    def reuse(self, exchange: Exchange) -> None:
+        """aiohttp's pool gave this idle connection to a new request: its exchange."""
+        self.exchange = exchange
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
         import h11
 
-        if self.closing or self.task is not None:
+        if self.closing or self.task is not None or self.exchange is None:
             return
         self.h11.receive_data(bytes(data))
         while True:
             event = self.h11.next_event()
-            if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+            if event is h11.NEED_DATA or event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
                 return
             if isinstance(event, h11.EndOfMessage):
-                self.task = self.loop.create_task(self._respond())
+                self.task = self.loop.create_task(self._respond(self.exchange))
                 return
 
     def writelines(self, list_of_data: Any) -> None:
@@ -235,17 +257,33 @@ class SimTransport(asyncio.Transport):
         if self.closing:
             return
         self.closing = True
-        if client:
-            phase = "body" if self.exchange.attempt.status is not None else "headers"
-            self.exchange._client_left(phase, self.client_error)
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            if client:
+                phase = "body" if exchange.attempt.status is not None else "headers"
+                exchange._client_left(phase, self.client_error)
+            exchange.network.exchange_ended(exchange.attempt, reusable=False)
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
         self.loop.call_soon(self.protocol.connection_lost, exc)
 
-    async def _respond(self) -> None:
+    def _idle(self, exchange: Exchange) -> None:
+        """The exchange is complete: the connection stays open for aiohttp's pool (unless
+        either side asked to close it), idle from now."""
         import h11
 
-        exchange = self.exchange
+        self.task = None
+        if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
+            self._lose(None, client=False)  # ``Connection: close``, or an HTTP/1.0 peer
+            return
+        self.h11.start_next_cycle()
+        self.exchange = None
+        self.client_error = None
+        exchange.network.exchange_ended(exchange.attempt, reusable=True)
+
+    async def _respond(self, exchange: Exchange) -> None:
+        import h11
+
         attempt, clock = exchange.attempt, exchange.network.clock
         steps = play(exchange.rest, _NO_LIMITS, attempt, _FAULTS, clock.now, sync=False)
         try:
@@ -260,7 +298,7 @@ class SimTransport(asyncio.Transport):
                 if self.closing:
                     return
             self.protocol.data_received(self.h11.send(h11.EndOfMessage()))
-            self._lose(None, client=False)  # the far side closes after each exchange
+            self._idle(exchange)
         except WireFault as fault:
             reset = type(fault).__name__ == "ReadError"
             self._lose(ConnectionResetError(104, "Connection reset by peer") if reset else None, client=False)
@@ -279,15 +317,16 @@ class SimTransport(asyncio.Transport):
 # -- the patches ------------------------------------------------------------------------------
 
 
-def _exchange_for(connector: Any, req: Any, timeout: Any) -> Exchange:
+def _exchange_for(req: Any, timeout: Any, link: Link) -> Exchange:
+    """A new attempt for ``req`` on the connection ``link`` (new, or reused from aiohttp's pool)."""
     network = _active[-1]
     body = getattr(req.body, "_value", b"")
     content = bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else b""
     timeouts = Timeouts(timeout.sock_connect, timeout.sock_read, None, timeout.connect)
-    attempt, steps = network.begin(req.method, str(req.url), content, req.headers, timeouts, "aiohttp")
+    attempt, steps = network.begin(req.method, str(req.url), content, req.headers, timeouts, "aiohttp", connection=link)
     if timeout.total is not None:
         attempt.event(network.clock.now(), f"aiohttp ClientTimeout(total={timeout.total:g})")
-    return Exchange(network, attempt, steps)
+    return Exchange(network, attempt, steps, link)
 
 
 def _always(function: Any) -> Callable[[Any], Any]:
@@ -301,7 +340,9 @@ def _install(connector_module: ModuleType) -> None:
     import aiohappyeyeballs
 
     tcp = connector_module.TCPConnector
+    base = connector_module.BaseConnector
     originals = {
+        "connect": base.connect,
         "create": tcp._create_connection,
         "resolve": tcp._resolve_host,
         "start": aiohappyeyeballs.start_connection,
@@ -311,12 +352,19 @@ def _install(connector_module: ModuleType) -> None:
     async def _create_connection(self: Any, req: Any, traces: Any, timeout: Any) -> Any:
         if not _active:
             return await originals["create"](self, req, traces, timeout)
-        token = _current.set(_exchange_for(self, req, timeout))
+        token = _current.set(_exchange_for(req, timeout, Link()))
         try:
             _, proto = await self._create_direct_connection(req, traces, timeout)
         finally:
             _current.reset(token)
         return proto
+
+    async def connect(self: Any, req: Any, traces: Any, timeout: Any) -> Any:
+        conn = await originals["connect"](self, req, traces, timeout)
+        transport = conn.transport
+        if _active and isinstance(transport, SimTransport) and transport.exchange is None:
+            transport.reuse(_exchange_for(req, timeout, transport.link))  # a kept-alive connection
+        return conn
 
     async def _resolve_host(self: Any, host: str, port: int, traces: Any = None) -> Any:
         exchange = _current.get()
@@ -341,6 +389,7 @@ def _install(connector_module: ModuleType) -> None:
         return transport, protocol
 
     patches: list[tuple[Any, str, Any]] = [
+        (base, "connect", connect),
         (tcp, "_create_connection", _create_connection),
         (tcp, "_resolve_host", _resolve_host),
         (aiohappyeyeballs, "start_connection", start_connection),

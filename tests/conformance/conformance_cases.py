@@ -35,6 +35,8 @@ class Case:
     ``keepalive`` (the pool's ``keepalive_expiry``), ``pause`` (a first call, this pause,
     then the call whose outcome counts, on the same client)."""
     modes: tuple[str, ...] = ("sync", "async")
+    """``sync``, ``async`` (the SDK's own httpx / httpx2 clients), ``aiohttp`` (async, on the
+    SDK's ``DefaultAioHttpClient``)."""
     scale: float = SCALE
     where: str = "loopback"
     """``loopback``: the client in this process against the fault server; ``sandbox``: the
@@ -79,31 +81,52 @@ def both(scenario: pct.Scenario, **kwargs: Any) -> list[Case]:
     return [Case(scenario, False, **kwargs), Case(scenario, True, **kwargs)]
 
 
+WITH_AIOHTTP = ("sync", "async", "aiohttp")
+"""The cases also played with the SDK's aiohttp transport (``DefaultAioHttpClient``): a
+failure in each phase, from the name lookup to the end of the body, and aiohttp's own pool
+(keep-alive, ``limit``). (The handshake failures are not: see below.)
+
+aiohttp rounds some of its timers up to whole seconds of the loop's clock: ``sock_connect``,
+``connect`` (the pool wait) and ``total`` when over 5 s (``ClientTimeout.ceil_threshold``),
+the connector's keep-alive clean-up from 5 s (``timeout_ceil_threshold``); never
+``sock_read``. The real run scales every timeout (at 0.01, a 60 s timeout is 0.6 s real) and
+so is never rounded, while the virtual run is rounded to whole virtual seconds: a rounded
+timer that fires could end up to 1 s later in virtual time than in real time. No aiohttp row
+depends on it: the read timeouts are ``sock_read``, the connect timeout is the SDK's 5 s
+(rounded only over 5 s), the pool wait of ``pool_exhaustion`` starts at virtual 0 (a whole
+second), and the keep-alive clean-up never runs before the second call of
+``stale_connection`` (the connector's ``_get`` checks ``keepalive_timeout`` unrounded)."""
+
 CASES: list[Case] = [
-    *both(pct.SlowPrefill(75), options={"timeout": 60}),
-    *both(pct.StalledStream(), options={"timeout": 30}),
-    *both(pct.ProxyCutoff(60)),
+    *both(pct.SlowPrefill(75), options={"timeout": 60}, modes=WITH_AIOHTTP),
+    *both(pct.StalledStream(), options={"timeout": 30}, modes=WITH_AIOHTTP),
+    *both(pct.ProxyCutoff(60), modes=WITH_AIOHTTP),
     Case(pct.ProxyCutoff(idle=30, ping_interval=None), True, options={"timeout": 120}),
     *both(pct.LongGeneration(tokens=1000), options={"timeout": 15}),
     *both(pct.AwsAlb()),
     *both(pct.Cloudflare(upstream=120), options={"timeout": 600, "max_retries": 1}),
     *both(pct.GcpLoadBalancer()),
-    *both(pct.ServerDisconnect()),
-    *both(pct.ConnectionReset()),
-    *both(pct.TruncatedStream()),
+    *both(pct.ServerDisconnect(), modes=WITH_AIOHTTP),
+    *both(pct.ConnectionReset(), modes=WITH_AIOHTTP),
+    *both(pct.TruncatedStream(), modes=WITH_AIOHTTP),
     Case(pct.LongSilence(stall=90), True, options={"timeout": 120}),
     Case(pct.LongSilence(stall=90), True, options={"timeout": 60}),
     Case(pct.LongSilence(stall=90), False, options={"timeout": 60}),
-    *both(pct.RateLimited(5)),
+    *both(pct.RateLimited(5), modes=WITH_AIOHTTP),
     Case(pct.RateLimited(retry_after=None, retry_after_ms=1500), True),
     Case(pct.RateLimited(retry_after=2, http_date=True), False, scale=1.0, wait_tolerance=1.0),
     Case(pct.RetryAfterExtreme(), False),
     *both(pct.Overloaded()),
-    Case(pct.Overloaded(where="stream"), True),
+    Case(pct.Overloaded(where="stream"), True, modes=WITH_AIOHTTP),
     # Before the connection: played by the fault server's DNS stub to a client in a sandbox.
-    *both(pct.DnsFailure(), where="sandbox", scale=SANDBOX_SCALE),
+    *both(pct.DnsFailure(), where="sandbox", scale=SANDBOX_SCALE, modes=WITH_AIOHTTP),
     Case(pct.DnsFailure(attempts=None, kind="no_resolver"), False, where="sandbox", scale=SANDBOX_SCALE),
-    Case(pct.DnsFailure(kind="resolver_timeout"), False, where="sandbox", scale=0.2),
+    # aiohttp looks the name up outside its sock_connect timer: glibc's full 2 x 5 s.
+    Case(pct.DnsFailure(kind="resolver_timeout"), False, where="sandbox", scale=0.2, modes=WITH_AIOHTTP),
+    # Not on aiohttp: the DNS stub plays a dropped handshake or a refusal by answering the
+    # lookup with a dead address for the first attempts, and aiohttp's connector caches a
+    # lookup (ttl_dns_cache=10 s): its retries go back to the dead address. That measures the
+    # stub's method, not the scenario (one host that refuses once, then answers).
     *both(pct.ConnectTimeout(), where="sandbox", scale=SANDBOX_SCALE),
     Case(pct.ConnectTimeout(attempts=None), True, where="sandbox", scale=SANDBOX_SCALE),
     Case(pct.ConnectionRefused(), False, where="sandbox", scale=SANDBOX_SCALE),
@@ -115,13 +138,19 @@ CASES: list[Case] = [
          "netem qdisc to add one (the loopback run is test_force_failure_on_loopback)"),
     Case(pct.PoolExhaustion(30), False, options={"timeout": {"read": 60, "connect": 5, "pool": 10}, "max_retries": 0},
          modes=("async",), concurrent=(5, 2)),
+    # aiohttp's own pool (TCPConnector(limit=2)). Its pool timer (ClientTimeout.connect, the
+    # SDK's pool timeout) covers the connect too: at 0.01 the 10 s are 100 ms real, which a
+    # loaded machine's connect of the second call can overrun (an extra timeout); at 0.05, 500 ms.
+    Case(pct.PoolExhaustion(30), False, options={"timeout": {"read": 60, "connect": 5, "pool": 10}, "max_retries": 0},
+         modes=("aiohttp",), concurrent=(5, 2), scale=0.05),
     # Scenario catalog 2.
     Case(pct.LateHeaders(75), True, options={"timeout": 60, "max_retries": 1}),
     *both(pct.ConnectionClosed()),
     Case(pct.PingStall(90), True, options={"timeout": 60}),
     # Two calls 60 s apart on a client that keeps connections 120 s; the server dropped
     # them after 30 s: the second call's first attempt meets the stale connection.
-    Case(pct.StaleConnection(30), False, options={"keepalive": 120, "pause": 60}, scale=0.05),
+    # On aiohttp, the connector's keepalive_timeout (120 s) decides the reuse.
+    Case(pct.StaleConnection(30), False, options={"keepalive": 120, "pause": 60}, scale=0.05, modes=WITH_AIOHTTP),
     Case(pct.BufferingProxy(90), True, options={"timeout": 60, "max_retries": 1}),
     Case(pct.BufferingProxy(30), True, options={"timeout": 60}),
     Case(pct.SlicedStream(gap=0.1), True),

@@ -96,16 +96,22 @@ def client_options(options: dict[str, Any], scale: float, base_url: str | None) 
     return out
 
 
-def _client(kwargs: dict[str, Any], asynchronous: bool) -> Any:
-    """The SDK client; a ``keepalive`` option becomes the pool's ``keepalive_expiry``."""
+def _limits(**limits: Any) -> Any:
+    stack = __import__("httpx2" if int(anthropic.__version__.split(".")[0]) >= 1 else "httpx")
+    return stack.Limits(**limits)
+
+
+def _client(kwargs: dict[str, Any], mode: str) -> Any:
+    """The SDK client of ``mode`` (``sync``, ``async``, or ``aiohttp``: the SDK's
+    ``DefaultAioHttpClient``); a ``keepalive`` option becomes the pool's ``keepalive_expiry``
+    (aiohttp: its connector's ``keepalive_timeout``)."""
     kwargs = dict(kwargs)
-    if "http_client" in kwargs:
-        stack = __import__("httpx2" if int(anthropic.__version__.split(".")[0]) >= 1 else "httpx")
-        limits = stack.Limits(keepalive_expiry=kwargs.pop("http_client")[1])
-        if asynchronous:
-            return anthropic.AsyncAnthropic(http_client=anthropic.DefaultAsyncHttpxClient(limits=limits), **kwargs)
-        return anthropic.Anthropic(http_client=anthropic.DefaultHttpxClient(limits=limits), **kwargs)
-    return anthropic.AsyncAnthropic(**kwargs) if asynchronous else anthropic.Anthropic(**kwargs)
+    limits = {"limits": _limits(keepalive_expiry=kwargs.pop("http_client")[1])} if "http_client" in kwargs else {}
+    if mode == "aiohttp":  # the SDK's aiohttp transport (anthropic[aiohttp])
+        return anthropic.AsyncAnthropic(http_client=anthropic.DefaultAioHttpClient(**limits), **kwargs)
+    if mode == "async":
+        return anthropic.AsyncAnthropic(http_client=anthropic.DefaultAsyncHttpxClient(**limits), **kwargs) if limits else anthropic.AsyncAnthropic(**kwargs)
+    return anthropic.Anthropic(http_client=anthropic.DefaultHttpxClient(**limits), **kwargs) if limits else anthropic.Anthropic(**kwargs)
 
 
 def request(prompt_bytes: int = 0) -> dict[str, Any]:
@@ -139,10 +145,10 @@ def _sync_call(client: anthropic.Anthropic, stream: bool, events: list[str], msg
         return s.get_final_message()
 
 
-def _pooled(options: dict[str, Any], max_connections: int) -> anthropic.AsyncAnthropic:
-    """An async client limited to ``max_connections`` connections."""
-    stack = __import__("httpx2" if int(anthropic.__version__.split(".")[0]) >= 1 else "httpx")
-    http = anthropic.DefaultAsyncHttpxClient(limits=stack.Limits(max_connections=max_connections))
+def _pooled(options: dict[str, Any], max_connections: int, mode: str) -> anthropic.AsyncAnthropic:
+    """An async client limited to ``max_connections`` connections (aiohttp: its connector's ``limit``)."""
+    limits = _limits(max_connections=max_connections)
+    http = anthropic.DefaultAioHttpClient(limits=limits) if mode == "aiohttp" else anthropic.DefaultAsyncHttpxClient(limits=limits)
     return anthropic.AsyncAnthropic(http_client=http, **options)
 
 
@@ -196,13 +202,13 @@ def run_call(
     # The client is built before the clock starts: building one costs tens of
     # milliseconds of real time (an SSL context), nothing in virtual time.
     if concurrent is not None:
-        pooled = _pooled(kwargs, concurrent[1])
+        pooled = _pooled(kwargs, concurrent[1], mode)
         main: Callable[[], Any] = lambda: (runner or asyncio.run)(_stamped(_concurrent(pooled, concurrent[0]), stamp))
-    elif mode == "async":
-        coro = _stamped(_async_main(_client(kwargs, True), stream, run.events, msg, pause), stamp)
+    elif mode in ("async", "aiohttp"):
+        coro = _stamped(_async_main(_client(kwargs, mode), stream, run.events, msg, pause), stamp)
         main = (lambda: runner(coro)) if runner is not None else (lambda: asyncio.run(_bounded(coro, gave_up, bound)))
     else:
-        client = _client(kwargs, False)
+        client = _client(kwargs, mode)
         call = lambda: _stamped_sync(lambda: _sync_call(client, stream, run.events, msg, pause), stamp)
         main = call if runner is not None else (lambda: _in_thread(call, gave_up, bound))
 
@@ -309,7 +315,7 @@ def warm_up() -> None:
     from pytest_claude_timeout.server.fault_server import FaultServer
 
     with FaultServer() as server:
-        for mode in ("sync", "async"):
+        for mode in ("sync", "async", "aiohttp"):
             for stream in (False, True):
                 run_call(mode, stream, {}, seed="warm-up", bound=60, scale=0.01, base_url=server.base_url)
 

@@ -78,7 +78,8 @@ HEADER = """# Conformance: anthropic {version}
 Python {python} on {system}. {agree} of {total} runs agree (the others cannot be played
 on real sockets here: see their verdicts). Each case ran once in virtual time
 on the simulated network and once against the fault server over real sockets on loopback
-(the time scale is in the client column when not 0.01), with the same real SDK. Network
+(the time scale is in the client column when not 0.01), with the same real SDK, on its own
+httpx client or, where the client column says **aiohttp**, on `DefaultAioHttpClient`. Network
 time is the elapsed time minus the waits the SDK announced between attempts (its own
 backoff, real and unscaled, drawn from the same random seed in both runs; or a server's
 retry-after, scaled); the real one is divided by the time scale. Tolerance: {tolerance}.
