@@ -136,15 +136,50 @@ def test_body(slow_prefill):
         r"ScenarioError: slow_prefill: seconds must be a number, not '75'",
     ),
     # -- extreme values: bounded work, HorizonExceeded -------------------------------------
+    # (max_events is lowered where the work would otherwise be played part by part: a case
+    # that regresses ends at that cap, with a failure, instead of running for seconds)
     "ping-every-microsecond": Case(
         f"""
 @pytest.mark.claude_timeout(pct.SlowPrefill(ping_interval=1e-6))
 def test_body(claude_network):
     claude_network.max_events = 5000
 {STREAM}
+    assert claude_network.elapsed == pytest.approx(75)  # 75 million pings, fast-forwarded
+""",
+        OK,
+        r"1 passed",
+    ),
+    "endless-pings-every-microsecond": Case(
+        f"""
+@pytest.mark.claude_timeout(pct.SlowPrefill(float("inf"), ping_interval=1e-6))
+def test_body(claude_network):
+    claude_network.max_events = 5000
+{STREAM}
 """,
         FAILED,
-        r"reason: +attempt 1: the scenario would deliver more than 5,000 parts in one exchange",
+        r"reason: +attempt 1 .*: the client would wait 1e-06 s; the simulation stopped it at the "
+        r"virtual horizon of 86400 s",
+    ),
+    "endless-upstream-pinging-every-microsecond-behind-a-proxy": Case(
+        f"""
+@pytest.mark.claude_timeout(pct.ProxyCutoff(upstream=float("inf"), ping_interval=1e-6))
+def test_body(claude_network):
+    claude_network.max_events = 5000
+{STREAM}
+""",
+        FAILED,
+        r"verdict: +horizon",
+    ),
+    "ping-stall-every-millisecond": Case(
+        f"""
+@pytest.mark.claude_timeout(pct.PingStall(ping_interval=1e-3))
+def test_body(claude_network):
+    claude_network.max_events = 5000
+{STREAM}
+    assert claude_network.elapsed == pytest.approx(3600)  # 3.6 million pings, fast-forwarded
+""",
+        OK,
+        r"1 passed",
     ),
     "endless-prefill-fixture": Case(
         f"""
@@ -182,6 +217,25 @@ def test_body(claude_network):
 """,
         FAILED,
         r"reason: +attempt 1: the scenario would deliver more than 2,000 parts in one exchange",
+    ),
+    "dense-scenario-on-the-fault-server": Case(
+        """
+DENSE = {"scenarios": [pct.SlowPrefill(ping_interval=1e-6)], "time_scale": 0.001}
+
+
+@pytest.mark.parametrize("claude_fault_server", [DENSE], indirect=True)
+def test_body(claude_fault_server):
+    claude_fault_server.max_events = 500
+    url = claude_fault_server.base_url
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=url, max_retries=0, timeout=5)
+    with pytest.raises(Exception, match="incomplete chunked read"):  # closed without the body's end
+        with client.messages.stream(**MSG) as stream:
+            stream.get_final_message()
+""",
+        FAILED,
+        r"HarnessError: fault server \(http://127.0.0.1:\d+\): attempt 1: the scenario would deliver more than "
+        r"500 parts in one exchange",
+        harness_frames=True,
     ),
     "far-future-retry-after-date": Case(
         f"""

@@ -21,6 +21,7 @@ from ..exchange import (
     Data,
     Hangup,
     Idle,
+    Pings,
     Step,
     head_index,
 )
@@ -36,7 +37,7 @@ from .base import (
     error_response,
     incomplete_body,
 )
-from .streams import AFTER_DELTAS_FALLBACK, cut_after, delayed_first_byte, insert_after, lazy, split_after, split_body
+from .streams import AFTER_DELTAS_FALLBACK, cut_after, delayed_first_byte, insert_after, lazy, pings_within, split_after, split_body
 
 
 @dataclass
@@ -117,18 +118,11 @@ class PingStall(Scenario):
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterator[Step]:
         if not ctx.request.stream or not _applies(self.attempts, ctx.stream_number):
             return iter(steps)
-        return insert_after(steps, self._pings(), "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
-
-    def _pings(self) -> Iterator[Step]:
-        """A ping every ``ping_interval`` for ``seconds`` (endless for ``inf``: produced as
-        the clock reaches them), then the rest of the silence."""
-        elapsed = 0.0
-        while elapsed + self.ping_interval <= self.seconds:
-            yield Idle(self.ping_interval, "only pings")
-            yield Data(wire.PING, "ping")
-            elapsed += self.ping_interval
-        if self.seconds > elapsed:
-            yield Idle(self.seconds - elapsed, "only pings")
+        count = pings_within(self.seconds, self.ping_interval, strict=False)  # inf: endless
+        pings: list[Step] = [Pings(self.ping_interval, count, "only pings")] if count else []
+        if self.seconds > count * self.ping_interval:
+            pings.append(Idle(self.seconds - count * self.ping_interval, "only pings"))
+        return insert_after(steps, pings, "content_block_delta", self.deltas, AFTER_DELTAS_FALLBACK)
 
 
 @dataclass
