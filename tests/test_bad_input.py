@@ -172,7 +172,7 @@ def test_body(claude_network):
     ),
     "ping-stall-every-millisecond": Case(
         f"""
-@pytest.mark.claude_timeout(pct.PingStall(ping_interval=1e-3))
+@pytest.mark.claude_timeout(pct.PingStall(3600, ping_interval=1e-3))
 def test_body(claude_network):
     claude_network.max_events = 5000
 {STREAM}
