@@ -9,7 +9,9 @@ body bytes; and it raises the httpcore-level error of the stack in use where htt
 Steps are produced as the clock reaches them (an iterable, often a generator): a scenario
 may describe an endless exchange (a ping every microsecond, a stall of ``inf`` seconds, a
 billion tokens) and the work stays bounded: the virtual horizon ends the waits, and
-:data:`MAX_EVENTS` ends an attempt that would deliver more parts than any real one.
+:data:`MAX_EVENTS` ends an attempt that would deliver more parts than any real one. A run
+of keep-alive pings is one :class:`Pings` step, which :func:`play` can fast-forward (see
+:func:`fast_forwarded`): a ping every microsecond until the horizon costs milliseconds.
 
 The drivers in ``network.py`` turn the waits into virtual sleeps, sync or async; the same
 generator serves both, so the two never disagree.
@@ -17,15 +19,16 @@ generator serves both, so the two never disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
-from .api.wire import Headers
+from .api.wire import PING, Headers
 from .errors import HorizonExceeded, SimulationError, hide_unless_harness_error
-from .network.timeline import Attempt, Timeouts
+from .network.timeline import Attempt, Event, Timeouts
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,41 @@ class Hangup:
     meets only the error they cause (``error``, ``message``)."""
 
 
-Step = Connect | Upload | Idle | Head | Data | Hangup
+@dataclass(frozen=True)
+class Pings:
+    """``count`` keep-alive events, one every ``interval`` seconds: what ``count`` pairs of
+    ``Idle(interval, note, by)`` and ``Data(payload, label)`` describe, as one step
+    (``count`` may be ``math.inf``: they never stop). A dense or endless run costs one step
+    to produce and to pass along; :func:`expanded` gives the pairs to whoever needs them
+    one by one (the fault server, a scenario that reads its steps as a list)."""
+
+    interval: float
+    count: float
+    note: str
+    payload: bytes = PING
+    label: str = "ping"
+    by: str = ""
+
+    def gap(self) -> Idle:
+        return Idle(self.interval, self.note, self.by)
+
+    def part(self) -> Data:
+        return Data(self.payload, self.label)
+
+    def split(self, n: float) -> tuple[Pings | None, Pings | None]:
+        """The first ``n`` pings and the rest (``None`` for an empty side)."""
+        n = max(0.0, min(n, self.count))
+        first = dataclasses.replace(self, count=n) if n > 0 else None
+        rest = dataclasses.replace(self, count=self.count - n) if self.count > n else None
+        return first, rest
+
+    @property
+    def seconds(self) -> float:
+        """How long the run lasts (``inf`` for an endless one)."""
+        return self.count * self.interval
+
+
+Step = Connect | Upload | Idle | Head | Data | Hangup | Pings
 Yielded = float | Head | bytes
 
 INCOMPLETE_CHUNKED = (
@@ -119,11 +156,50 @@ microsecond, a billion tokens) ends there with
 raises the bound."""
 
 
+def expanded(steps: Iterable[Step]) -> Iterator[Step]:
+    """``steps`` with each :class:`Pings` run spelled out as its ``Idle`` and ``Data``
+    pairs, lazily (an endless run never ends)."""
+    for step in steps:
+        if not isinstance(step, Pings):
+            yield step
+            continue
+        gap, part = step.gap(), step.part()
+        n = 0
+        while n < step.count:
+            yield gap
+            yield part
+            n += 1
+
+
+def body_bytes(step: Step) -> int:
+    """The body bytes a step sends (a run of pings: all of its pings')."""
+    if isinstance(step, Data):
+        return len(step.payload)
+    if isinstance(step, Pings) and not math.isinf(step.count):
+        return len(step.payload) * int(step.count)
+    return 0
+
+
+def has_runs(steps: list[Step]) -> bool:
+    return any(isinstance(s, Pings) for s in steps)
+
+
 def merged_idles(steps: Iterable[Step]) -> Iterator[Step]:
-    """Join consecutive silences, lazily: the client sees one gap, not two."""
+    """Join consecutive silences, lazily: the client sees one gap, not two (a silence just
+    before a run of pings joins the run's first gap)."""
     pending: Idle | None = None
     joined = 0
     for step in steps:
+        if isinstance(step, Pings) and pending is not None:
+            first = step.gap()
+            note = f"{pending.note}, then {first.note}" if joined < 8 else pending.note
+            yield Idle(pending.seconds + first.seconds, note, first.by or pending.by)
+            yield step.part()
+            pending, joined = None, 0
+            rest = step.split(1)[1]
+            if rest is not None:
+                yield rest
+            continue
         if isinstance(step, Idle):
             if pending is not None and joined >= _MAX_JOINED:  # an endless run of silences
                 yield pending
@@ -180,22 +256,22 @@ def play(
     *,
     sync: bool = True,
     max_events: int = MAX_EVENTS,
+    until: Callable[[], float] | None = None,
 ) -> Iterator[Yielded]:
-    """Walk ``steps`` as the client's socket layer experiences them (see module doc)."""
+    """Walk ``steps`` as the client's socket layer experiences them (see module doc).
+
+    ``until``: when the one reading the body is the SDK's own SSE decoder (it drops pings),
+    the moment up to which nothing else on the clock can act, for :func:`fast_forwarded`;
+    ``None``: every ping is played as it comes."""
     __tracebackhide__ = hide_unless_harness_error
     phase = "connect"
     steps, upload = _upload_seconds(steps)
     uploads_as_silence = (Idle(s.seconds, s.note) if isinstance(s, Upload) else s for s in steps)
-    for count, step in enumerate(merged_idles(uploads_as_silence), 1):
+    shaped = merged_idles(_runs_kept(uploads_as_silence, until is not None, timeouts.read))
+    log = _RunLog(attempt)
+    for count, step in enumerate(shaped if until is None else fast_forwarded(shaped, now, until), 1):
         if count > max_events:
-            raise HorizonExceeded(
-                f"attempt {attempt.number}: the scenario would deliver more than {max_events:,} parts in one "
-                f"exchange (at virtual t={now():.6g} s, {len(attempt.delivered):,} body parts so far); the "
-                "simulation stopped it there. No real response is that long: check the scenario's parameters "
-                "(a tiny interval, a huge number of tokens).",
-                waited=now() - attempt.start,
-                forever=False,
-            )
+            raise too_many(attempt, max_events, now())
         if phase == "connect" and not isinstance(step, Connect):
             phase = "headers"
             _enter_request_phases(attempt, now(), upload)
@@ -229,13 +305,17 @@ def play(
             attempt.enter("streaming" if attempt.stream else "body", now())
             attempt.arm("read", timeouts.read, now())
             yield step
-        elif isinstance(step, Data):
+        elif isinstance(step, (Data, Stretch)):
             if phase != "body":
-                raise SimulationError(f"attempt {attempt.number}: a scenario produced body data ({step.label}) before the response headers")
-            attempt.delivered.append(step.label)
-            attempt.event(now(), step.label, "ping" if step.label == "ping" else "data")
-            attempt.arm("read", timeouts.read, now())
-            yield step.payload
+                label = step.label if isinstance(step, Data) else step.run.label
+                raise SimulationError(f"attempt {attempt.number}: a scenario produced body data ({label}) before the response headers")
+            if isinstance(step, Data):
+                attempt.delivered.append(step.label)
+                attempt.event(now(), step.label, "ping" if step.label == "ping" else "data")
+                attempt.arm("read", timeouts.read, now())
+                yield step.payload
+            else:
+                yield from _stretch(step, attempt, timeouts.read, now, log)
         elif isinstance(step, Hangup):
             _hang_up(step, attempt, core, now, phase)
         else:
@@ -243,6 +323,126 @@ def play(
     if phase != "body":
         raise SimulationError(f"attempt {attempt.number}: a scenario ended the exchange without response headers")
     attempt.finish(now(), f"{attempt.status}, body complete", phase="done")
+
+
+def too_many(attempt: Attempt, max_events: int, at: float) -> HorizonExceeded:
+    """The error that ends an attempt that would deliver more than ``max_events`` parts."""
+    return HorizonExceeded(
+        f"attempt {attempt.number}: the scenario would deliver more than {max_events:,} parts in one "
+        f"exchange (at virtual t={at:.6g} s, {len(attempt.delivered):,} body parts so far); the "
+        "simulation stopped it there. No real response is that long: check the scenario's parameters "
+        "(a tiny interval, a huge number of tokens).",
+        waited=at - attempt.start,
+        forever=False,
+    )
+
+
+# -- fast-forwarding runs of pings ------------------------------------------------------------
+
+RECORDED_PINGS = 400
+"""How many fast-forwarded pings one attempt's timeline lists one by one (each with its
+silence, and in ``Attempt.delivered``); past that, one line per run sums up the rest."""
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """What :func:`fast_forwarded` makes of a run of pings: ``count`` pings played as one
+    wait, the last of them delivered for real (its silence, then its bytes)."""
+
+    run: Pings
+    count: float
+
+
+def _runs_kept(steps: Iterable[Step], fast: bool, read: float | None) -> Iterator[Step]:
+    """``steps`` with the runs of pings that cannot be fast-forwarded spelled out: all of them
+    without ``fast``; those further apart than the read timeout ``read`` (it fires in the
+    first gap, exactly as for any silence)."""
+    for step in steps:
+        if isinstance(step, Pings) and not (fast and (read is None or step.interval <= read)):
+            yield from expanded((step,))
+        else:
+            yield step
+
+
+def fast_forwarded(steps: Iterable[Step], now: Callable[[], float], until: Callable[[], float]) -> Iterator[Step | Stretch]:
+    """``steps`` with each run of pings cut in :class:`Stretch` es that :func:`play` plays as
+    one wait each.
+
+    Exact, not an approximation: the run's pings reach no code but the SDK's SSE decoder,
+    which drops them (the transport passes ``until`` only then); each ping restarts the read
+    timeout, and the run is kept whole only when its pings are no further apart than the read
+    timeout (:func:`_runs_kept`), so no timeout can fire inside it. What is left is time
+    passing, and other participants of the clock acting meanwhile. So a stretch ends at the
+    first ping at or after ``until()`` (read as it starts: the next moment another
+    participant's timer fires, or the horizon; now when one is ready to run): whatever that
+    participant does (cancel the call, close the response, stop the network) meets the
+    attempt at the same ping as if every ping had been played. At the horizon, the last
+    ping's silence is the wait the clock stops, as without the fast-forward."""
+    for step in steps:
+        if not isinstance(step, Pings):
+            yield step
+            continue
+        left = step.count
+        while left > 0:
+            room = (until() - now()) / step.interval
+            k = min(left, max(1.0, float(math.ceil(room)) if room < 1e300 else math.inf))
+            yield Stretch(step, k)
+            left -= k
+
+
+def _stretch(stretch: Stretch, attempt: Attempt, read: float | None, now: Callable[[], float], log: _RunLog) -> Iterator[Yielded]:
+    run = stretch.run
+    start = now()
+    skipped = stretch.count - 1
+    if skipped > 0:
+        yield skipped * run.interval  # the pings no code above the SDK's decoder sees
+        log.pings(run, start, skipped)
+    at = now()
+    attempt.arm("read", read, at)
+    log.gap(run, at)
+    yield float(run.interval)
+    log.pings(run, at, 1, gap=False)
+    attempt.arm("read", read, now())
+    yield run.payload
+
+
+class _RunLog:
+    """What one attempt's timeline keeps of its fast-forwarded pings: each one as if played
+    (its silence, then the ping), up to :data:`RECORDED_PINGS`; then one line per run, kept
+    up to date, that sums up the rest ("prefill: a ping every 1e-06 s until 86400 s ...")."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        self.attempt = attempt
+        self.recorded = 0
+        self.summary: tuple[Pings, Event, float] | None = None
+
+    def gap(self, run: Pings, at: float) -> None:
+        if self.recorded < RECORDED_PINGS:
+            self.attempt.event(at, f"{run.note}: {_fmt(run.interval)}", "wait", run.by)
+
+    def pings(self, run: Pings, start: float, n: float, *, gap: bool = True) -> None:
+        """``n`` pings of ``run`` were delivered, the first one's silence starting at ``start``
+        (``gap=False``: its silence is recorded already)."""
+        listed = int(min(n, RECORDED_PINGS - self.recorded))
+        for i in range(listed):
+            if gap or i:
+                self.attempt.event(start + i * run.interval, f"{run.note}: {_fmt(run.interval)}", "wait", run.by)
+            self.attempt.delivered.append(run.label)
+            self.attempt.event(start + (i + 1) * run.interval, run.label, "ping", run.by)
+        self.recorded += listed
+        if n > listed:
+            self._sum_up(run, start + listed * run.interval, n - listed)
+
+    def _sum_up(self, run: Pings, start: float, n: float) -> None:
+        if self.summary is None or self.summary[0] is not run:
+            event = Event(start, "", "ping", run.by)
+            self.attempt.events.append(event)
+            self.summary = (run, event, 0.0)
+        _, event, total = self.summary
+        total += n
+        self.summary = (run, event, total)
+        last = start + n * run.interval
+        event.text = f"{run.note}: a ping every {run.interval:g} s until {last:.6g} s ({total:,.0f} more pings, fast-forwarded)"
 
 
 def _upload_seconds(steps: Iterable[Step]) -> tuple[Iterator[Step], float]:

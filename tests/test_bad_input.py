@@ -136,15 +136,50 @@ def test_body(slow_prefill):
         r"ScenarioError: slow_prefill: seconds must be a number, not '75'",
     ),
     # -- extreme values: bounded work, HorizonExceeded -------------------------------------
+    # (max_events is lowered where the work would otherwise be played part by part: a case
+    # that regresses ends at that cap, with a failure, instead of running for seconds)
     "ping-every-microsecond": Case(
         f"""
 @pytest.mark.claude_timeout(pct.SlowPrefill(ping_interval=1e-6))
 def test_body(claude_network):
     claude_network.max_events = 5000
 {STREAM}
+    assert claude_network.elapsed == pytest.approx(75)  # 75 million pings, fast-forwarded
+""",
+        OK,
+        r"1 passed",
+    ),
+    "endless-pings-every-microsecond": Case(
+        f"""
+@pytest.mark.claude_timeout(pct.SlowPrefill(float("inf"), ping_interval=1e-6))
+def test_body(claude_network):
+    claude_network.max_events = 5000
+{STREAM}
 """,
         FAILED,
-        r"reason: +attempt 1: the scenario would deliver more than 5,000 parts in one exchange",
+        r"reason: +attempt 1 .*: the client would wait 1e-06 s; the simulation stopped it at the "
+        r"virtual horizon of 86400 s",
+    ),
+    "endless-upstream-pinging-every-microsecond-behind-a-proxy": Case(
+        f"""
+@pytest.mark.claude_timeout(pct.ProxyCutoff(upstream=float("inf"), ping_interval=1e-6))
+def test_body(claude_network):
+    claude_network.max_events = 5000
+{STREAM}
+""",
+        FAILED,
+        r"verdict: +horizon",
+    ),
+    "ping-stall-every-millisecond": Case(
+        f"""
+@pytest.mark.claude_timeout(pct.PingStall(ping_interval=1e-3))
+def test_body(claude_network):
+    claude_network.max_events = 5000
+{STREAM}
+    assert claude_network.elapsed == pytest.approx(3600)  # 3.6 million pings, fast-forwarded
+""",
+        OK,
+        r"1 passed",
     ),
     "endless-prefill-fixture": Case(
         f"""

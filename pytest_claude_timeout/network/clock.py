@@ -91,8 +91,7 @@ class VirtualClock:
             raise ValueError(f"{what}: cannot wait {seconds!r} seconds")
         now = self.now()
         # A far-future start date: the calendar (year 9999) ends before the horizon does.
-        calendar = (datetime.max.replace(tzinfo=timezone.utc) - self.start).total_seconds() - 1
-        remaining = max(0.0, min(self.horizon, calendar) - now)
+        remaining = max(0.0, self.end() - now)
         if seconds <= remaining:
             return seconds, None
         forever = math.isinf(seconds)
@@ -103,6 +102,24 @@ class VirtualClock:
             "bounds this wait, or raise the horizon if the wait is intended."
         )
         return remaining, HorizonExceeded(message, waited=seconds, forever=forever)
+
+    def end(self) -> float:
+        """The last virtual moment a wait may reach: the horizon, or the calendar's end
+        (year 9999) for a far-future start."""
+        calendar = (datetime.max.replace(tzinfo=timezone.utc) - self.start).total_seconds() - 1
+        return min(self.horizon, calendar)
+
+    def quiet_until(self) -> float:
+        """Until when nothing but the caller acts on the clock: the earliest moment another
+        participant (another thread or event loop, another task or timer of the caller's own
+        loop) may run, or :meth:`end`; now when one is ready to run."""
+        sched = self.scheduler
+        act = sched.current()
+        until = min(sched.next_event(act), self.end())
+        loop = _running_loop()
+        if loop is not None and loops.attached(loop, sched):
+            until = min(until, loops.next_timer(loop))
+        return max(until, sched.now)
 
     def participate(self) -> None:
         """Make the calling thread a participant if it is not one (a thread that existed

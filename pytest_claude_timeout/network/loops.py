@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
+import math
 from typing import Any
 
 from ..errors import SimulationError
@@ -76,6 +77,15 @@ def attach(loop: asyncio.AbstractEventLoop, sched: Scheduler) -> None:
     loop.__dict__["_pct_scheduler"] = sched
     loop.__dict__["_pct_state"] = state
     sched.on_stop.append(lambda: detach(loop))
+
+
+def next_timer(loop: asyncio.AbstractEventLoop) -> float:
+    """When ``loop`` runs something next besides the task running now: its time when a
+    callback is ready, else its earliest timer (``inf``: none)."""
+    if getattr(loop, "_ready", None):
+        return loop.time()
+    scheduled = getattr(loop, "_scheduled", ())
+    return min((h.when() for h in scheduled if not h.cancelled()), default=math.inf)
 
 
 def detach(loop: asyncio.AbstractEventLoop) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import _thread
 import heapq
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -193,6 +194,15 @@ class Scheduler:
                 self._make_ready(act)
                 self._dispatch()
         act.gate.acquire()
+
+    def next_event(self, act: Activity | None) -> float:
+        """The earliest moment another participant than ``act`` may act: now when one is
+        ready or running, else its earliest deadline (``inf``: none has one; the others wait
+        on something only a participant can bring about)."""
+        with self._lock:
+            if any(a is not act for a in self._ready) or any(a is not act for a in self._running):
+                return self.now
+            return min((d for d, token, a in self._timers if a.timer == token and a is not act), default=math.inf)
 
     def wake(self, objects: Iterable[object]) -> None:
         """Mark the participants blocked on any of ``objects`` ready (whoever is about to

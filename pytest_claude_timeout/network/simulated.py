@@ -201,7 +201,10 @@ class SimulatedNetwork:
             pool,
         )
         core_module = transport.core_module(core)
-        return attempt, play(steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events)
+        until = self.clock.quiet_until if sdk_decodes(request.headers) else None
+        return attempt, play(
+            steps, attempt.timeouts, attempt, core_module, self.clock.now, sync=sync, max_events=self.max_events, until=until
+        )
 
     def begin(
         self,
@@ -408,6 +411,15 @@ class _Body:
 
     async def aclose(self) -> None:
         self.close()
+
+
+def sdk_decodes(headers: Mapping[str, str]) -> bool:
+    """Whether the response body goes to the Anthropic SDK's own SSE decoder, which drops
+    ``ping`` events, so that runs of pings can be fast-forwarded (``exchange.fast_forwarded``):
+    the SDK sent the request (``x-stainless-lang``), and not for a raw response
+    (``with_raw_response`` / ``with_streaming_response`` send ``x-stainless-raw-response``:
+    there the caller may read the bytes, pings included)."""
+    return "x-stainless-lang" in headers and "x-stainless-raw-response" not in headers
 
 
 def _response(core: str, head: Head, body: _Body) -> Any:

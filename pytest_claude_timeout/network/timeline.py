@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -172,14 +171,33 @@ class Attempt:
 
 
 def _collapse(events: Sequence[Event]) -> list[str]:
-    """Render events, folding runs of the same text (pings, deltas) into one line."""
+    """Render events, folding runs of the same text (deltas) into one line, and runs of the
+    same two texts in turn (a silence, then a ping) into one line too."""
     lines = []
-    for text, run in itertools.groupby(events, key=lambda e: e.text):
-        group = list(run)
-        if len(group) == 1:
-            lines.append(f"{group[0].at:10.3f}  {text}")
+    i = 0
+    while i < len(events):
+        first = events[i]
+        same = i + 1
+        while same < len(events) and events[same].text == first.text:
+            same += 1
+        pairs = 0
+        if same == i + 1 and i + 1 < len(events):
+            second = events[i + 1].text
+            while i + 2 * pairs + 1 < len(events) and (events[i + 2 * pairs].text, events[i + 2 * pairs + 1].text) == (
+                first.text,
+                second,
+            ):
+                pairs += 1
+        if pairs >= 3:
+            last = events[i + 2 * pairs - 1]
+            lines.append(f"{first.at:10.3f}  {first.text}, then {second} x{pairs} (until {last.at:.3f})")
+            i += 2 * pairs
+        elif same - i > 1:
+            lines.append(f"{first.at:10.3f}  {first.text} x{same - i} (until {events[same - 1].at:.3f})")
+            i = same
         else:
-            lines.append(f"{group[0].at:10.3f}  {text} x{len(group)} (until {group[-1].at:.3f})")
+            lines.append(f"{first.at:10.3f}  {first.text}")
+            i += 1
     return lines
 
 

@@ -28,6 +28,7 @@ from ..exchange import (
     Head,
     Idle,
     Step,
+    body_bytes,
     leading,
 )
 from ..network.timeline import PART_JOIN
@@ -273,7 +274,7 @@ def incomplete_body(sent: list[Step]) -> str:
     """httpcore's message when the peer closes (FIN) before the body's end, given the steps
     sent so far: a chunked body misses its final chunk, a sized one some bytes."""
     head = next((s for s in sent if isinstance(s, Head)), None)
-    return incomplete_message(head, sum(len(s.payload) for s in sent if isinstance(s, Data)))
+    return incomplete_message(head, sum(body_bytes(s) for s in sent))
 
 
 def incomplete_message(head: Head | None, received: int) -> str:

@@ -16,7 +16,9 @@ from ..exchange import (
     Hangup,
     Head,
     Idle,
+    Pings,
     Step,
+    body_bytes,
     merge_idles,
     merged_idles,
 )
@@ -32,7 +34,7 @@ from .base import (
     incomplete_message,
     reslice,
 )
-from .streams import delayed_first_byte, lazy
+from .streams import delayed_first_byte, lazy, pings_within
 
 
 @dataclass
@@ -99,6 +101,8 @@ def cut_idle(steps: Iterable[Step], idle: float, status: int, server: str) -> It
     received = 0
     head: Head | None = None
     for step in merged_idles(steps):
+        if isinstance(step, Pings) and step.interval > idle:
+            step = step.gap()  # the proxy cuts in the first silence of the run
         if isinstance(step, Idle) and step.seconds > idle:
             yield Idle(idle, f"{step.note} (proxy cuts idle connections at {idle:g} s)", "proxy")
             yield from _proxy_gives_up(received, head, status, server, "proxy closed the idle connection mid-body")
@@ -108,7 +112,7 @@ def cut_idle(steps: Iterable[Step], idle: float, status: int, server: str) -> It
             yield from _proxy_gives_up(received, head, UPSTREAM_FAILED, server, note)
             return
         head = step if isinstance(step, Head) else head
-        received += len(step.payload) if isinstance(step, Data) else 0
+        received += body_bytes(step)
         yield step
 
 
@@ -118,7 +122,7 @@ def _proxy_gives_up(sent: int | Sequence[Step], head: Head | None, status: int, 
     ``sent``: the body bytes the client got (or the steps it got)."""
     if head is None:
         return error_page(status, server)
-    received = sent if isinstance(sent, int) else sum(len(s.payload) for s in sent if isinstance(s, Data))
+    received = sent if isinstance(sent, int) else sum(body_bytes(s) for s in sent)
     return [Hangup("RemoteProtocolError", incomplete_message(head, received), note, "proxy")]
 
 
@@ -178,19 +182,31 @@ class GcpLoadBalancer(Scenario):
         elapsed = 0.0
         headers_sent = False
         for step in merged_idles(delayed_first_byte(steps, self.upstream, self.ping_interval, "upstream working")):
+            if isinstance(step, Pings):  # pings keep it busy, not past its deadline
+                first, rest = step.split(pings_within(self.deadline - elapsed, step.interval, strict=False))
+                if first is not None:
+                    elapsed += first.seconds
+                    yield first
+                if rest is not None:
+                    yield from self._cut(rest.gap(), elapsed, headers_sent)
+                    return
+                continue
             if isinstance(step, Idle) and elapsed + step.seconds > self.deadline:
-                yield Idle(self.deadline - elapsed, f"{step.note} (load balancer deadline {self.deadline:g} s)", "load balancer")
-                if headers_sent:
-                    note = "load balancer deadline reached mid-body"
-                    yield Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer")
-                else:
-                    yield from error_page(self.status, self.server)
+                yield from self._cut(step, elapsed, headers_sent)
                 return
             if isinstance(step, Idle):
                 elapsed += step.seconds
             headers_sent = headers_sent or isinstance(step, Head)
             yield step
 
+    def _cut(self, silence: Idle, elapsed: float, headers_sent: bool) -> Iterator[Step]:
+        """The deadline falls in ``silence``: the load balancer gives up there."""
+        yield Idle(max(0.0, self.deadline - elapsed), f"{silence.note} (load balancer deadline {self.deadline:g} s)", "load balancer")
+        if headers_sent:
+            note = "load balancer deadline reached mid-body"
+            yield Hangup("RemoteProtocolError", INCOMPLETE_CHUNKED, note, "load balancer")
+        else:
+            yield from error_page(self.status, self.server)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ..exchange import (
     Data,
     Hangup,
     Idle,
+    Pings,
     Step,
     head_index,
 )
@@ -37,7 +38,7 @@ from .base import (
     error_response,
     incomplete_body,
 )
-from .streams import AFTER_DELTAS_FALLBACK, cut_after, delayed_first_byte, insert_after, lazy, split_after, split_body
+from .streams import AFTER_DELTAS_FALLBACK, cut_after, delayed_first_byte, insert_after, lazy, pings_within, split_after, split_body
 
 
 @dataclass
@@ -121,13 +122,10 @@ class PingStall(Scenario):
         at = _after_deltas(steps, self.deltas)
         if at is None:
             return steps
-        pings: list[Step] = []
-        elapsed = 0.0
-        while elapsed + self.ping_interval <= self.seconds:
-            pings += [Idle(self.ping_interval, "only pings"), Data(wire.PING, "ping")]
-            elapsed += self.ping_interval
-        if self.seconds > elapsed:
-            pings.append(Idle(self.seconds - elapsed, "only pings"))
+        count = pings_within(self.seconds, self.ping_interval, strict=False)
+        pings: list[Step] = [Pings(self.ping_interval, count, "only pings")] if count else []
+        if self.seconds > count * self.ping_interval:
+            pings.append(Idle(self.seconds - count * self.ping_interval, "only pings"))
         return [*steps[:at], *pings, *steps[at:]]
 
 

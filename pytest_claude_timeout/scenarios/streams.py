@@ -12,12 +12,13 @@ so ``apply`` methods written for lists keep working.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from ..api import wire
 from ..errors import HorizonExceeded
-from ..exchange import MAX_EVENTS, Connect, Data, Head, Idle, Step
+from ..exchange import MAX_EVENTS, Connect, Data, Head, Idle, Pings, Step, expanded, has_runs
 
 LOOKAHEAD = MAX_EVENTS
 """The most steps a helper reads ahead to find its place: past that, the attempt could not
@@ -38,11 +39,12 @@ def reads_stream(apply: Callable[..., Any]) -> bool:
 
 
 def as_list(steps: Iterable[Step], what: str) -> list[Step]:
-    """``steps`` as a list, for an ``apply`` written for lists; a stream longer than any real
+    """``steps`` as a list, for an ``apply`` written for lists, with runs of pings spelled
+    out (:func:`~pytest_claude_timeout.exchange.expanded`); a stream longer than any real
     exchange (an endless scenario before it) ends the attempt with HorizonExceeded."""
-    if isinstance(steps, list):
+    if isinstance(steps, list) and not has_runs(steps):
         return steps
-    out = list(itertools.islice(steps, MAX_EVENTS + 1))
+    out = list(itertools.islice(expanded(steps), MAX_EVENTS + 1))
     if len(out) > MAX_EVENTS:
         raise HorizonExceeded(
             f"{what} reads the exchange as a list, and the scenarios before it make it longer than "
@@ -66,7 +68,30 @@ def split_after(
     count = 0
     at: int | None = None
     firsts: dict[str, int] = {}
-    for step in it:
+    back: list[Step] = []  # the rest of a run of pings split where the place is
+    while True:
+        step = back.pop() if back else next(it, None)
+        if step is None:
+            break
+        if isinstance(step, Pings):
+            # a run of pings where the place may be: split it there, the rest put back
+            counted = occurrence > 0 and step.label == label
+            if counted or (step.label in fallback and step.label not in firsts):
+                first, rest = step.split(occurrence - count if counted else 1)
+                assert first is not None
+                if rest is not None:
+                    back.append(rest)
+                seen.append(first)
+                if counted:
+                    count += int(first.count)
+                    at = len(seen)
+                    if count == occurrence:
+                        break
+                else:
+                    firsts[step.label] = len(seen)
+                if len(seen) >= LOOKAHEAD:
+                    break
+                continue
         seen.append(step)
         if isinstance(step, Data):
             if occurrence > 0 and step.label == label:
@@ -80,9 +105,10 @@ def split_after(
             break
     if at is None:
         at = next((firsts[name] for name in fallback if name in firsts), None)
+    rest_of: Iterator[Step] = itertools.chain(back, it)
     if at is None:
-        return seen, it, False
-    return seen[:at], itertools.chain(seen[at:], it), True
+        return seen, rest_of, False
+    return seen[:at], itertools.chain(seen[at:], rest_of), True
 
 
 def insert_after(
@@ -117,14 +143,29 @@ AFTER_DELTAS_FALLBACK = ("ping", "message_start")
 
 def waiting(seconds: float, ping_interval: float | None, note: str) -> Iterator[Step]:
     """A silence of ``seconds`` (``inf``: endless), broken by a ``ping`` every
-    ``ping_interval`` seconds when set."""
-    elapsed = 0.0
-    if ping_interval:
-        while elapsed + ping_interval < seconds:
-            yield Idle(ping_interval, note)
-            yield Data(wire.PING, "ping")
-            elapsed += ping_interval
-    yield Idle(seconds - elapsed, note)
+    ``ping_interval`` seconds when set: one :class:`~pytest_claude_timeout.exchange.Pings`
+    run (endless when ``seconds`` is), then what is left of the silence."""
+    if not ping_interval:
+        yield Idle(seconds, note)
+        return
+    count = pings_within(seconds, ping_interval, strict=True)
+    if count:
+        yield Pings(ping_interval, count, note, wire.PING)
+    if not math.isinf(seconds):
+        yield Idle(seconds - count * ping_interval, note)
+
+
+def pings_within(seconds: float, interval: float, *, strict: bool) -> float:
+    """How many pings, ``interval`` apart, fit in ``seconds``: the last one before its end
+    (``strict``), or at its end at the latest; ``inf`` for an endless silence."""
+    if math.isinf(seconds):
+        return math.inf
+    n = math.floor(seconds / interval)
+    while n > 0 and (n * interval >= seconds if strict else n * interval > seconds):
+        n -= 1
+    while ((n + 1) * interval < seconds) if strict else ((n + 1) * interval <= seconds):
+        n += 1
+    return float(n)
 
 
 def delayed_first_byte(steps: Iterable[Step], seconds: float, ping_interval: float | None, note: str) -> Iterator[Step]:
@@ -152,6 +193,8 @@ def delayed_first_byte(steps: Iterable[Step], seconds: float, ping_interval: flo
             yield from between
             yield first
             yield from waiting(seconds, ping_interval, note)
+            if math.isinf(seconds) and ping_interval:
+                return  # pings forever: nothing after them ever arrives
         else:
             yield Idle(seconds, note)
             yield step

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from ..api.wire import Headers
-from ..exchange import Connect, Data, Hangup, Head, Idle, Step, Upload, merged_idles
+from ..exchange import MAX_EVENTS, Connect, Data, Hangup, Head, Idle, Step, Upload, expanded, merged_idles, too_many
 from ..network.timeline import Attempt
 
 if TYPE_CHECKING:
@@ -248,20 +248,31 @@ class Connection:
                 return None
 
     # -- playing a response ----------------------------------------------------------------
-    def play(self, steps: Iterable[Step], attempt: Attempt, now: Callable[[], float], sent_at: datetime) -> bool:
+    def play(
+        self, steps: Iterable[Step], attempt: Attempt, now: Callable[[], float], sent_at: datetime, max_events: int = MAX_EVENTS
+    ) -> bool:
         """Write ``steps`` to the socket; returns whether the connection can serve another
         request (keep-alive). ``sent_at`` is the moment the scenarios were told the
         request was sent (for ``retry-after`` dates).
 
         Bytes due at the same moment go out in one write, and the attempt is recorded as
         finished before its last bytes leave: a client that returns as soon as it has
-        read them finds its attempt complete in :attr:`FaultServer.attempts`."""
+        read them finds its attempt complete in :attr:`FaultServer.attempts`.
+
+        Runs of pings are written ping by ping (real bytes for a real client), and an
+        exchange that would write more than ``max_events`` parts (a ping every microsecond,
+        a billion tokens) is stopped there, as in the simulation: its connection is closed
+        without the body's end and :class:`~pytest_claude_timeout.errors.HorizonExceeded`
+        says why (the server records it as a fault)."""
         scale = self.server.time_scale
         if self._client_gone():  # it gave up while its request was still arriving
             raise ClientGone(late=True)
         due = time.monotonic()
         pending = bytearray()
-        for step in merged_idles(steps):
+        for count, step in enumerate(merged_idles(expanded(steps)), 1):
+            if count > max_events:
+                self._send(pending)
+                raise too_many(attempt, max_events, now())
             if isinstance(step, (Connect, Upload)):
                 continue  # played before the request arrived (the resolver, the body read)
             phase = "body" if attempt.status is not None else "headers"

@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING
 
 from ..api.fake import ApiRequest, FakeApi, route
 from ..api.wire import error_body, error_headers, not_found_body
-from ..errors import HarnessError, SimulationError, harness_error
-from ..exchange import Data, Head, Step, Upload, leading
+from ..errors import HarnessError, HorizonExceeded, SimulationError, harness_error
+from ..exchange import MAX_EVENTS, Data, Head, Step, Upload, leading
 from ..network.timeline import Attempt, Timeouts, render
 from ..scenarios import (
     AttemptContext,
@@ -171,6 +171,9 @@ class FaultServer:
         """Requests the fake API does not serve (``METHOD URL``), answered 404."""
         self.rejected: list[str] = []
         """Why each request the server could not read (garbage) was answered 400."""
+        self.max_events = MAX_EVENTS
+        """The most parts one exchange may write (``exchange.MAX_EVENTS``, as in the
+        simulation): past it the connection is closed and a fault recorded."""
         self.faults: list[HarnessError] = []
         """Faults of the server itself while serving (each closed its connection); the
         ``claude_fault_server`` fixture fails the test when there is one."""
@@ -342,6 +345,15 @@ class FaultServer:
         except BadRequest as bad:
             self.rejected.append(str(bad))
             conn.reject(str(bad))
+        except HorizonExceeded as exc:  # more parts than any real exchange: stopped, and a fault
+            attempt = conn.current.attempt if conn.current is not None else None
+            fault = HarnessError(f"fault server ({self.base_url}): {exc}")
+            self.faults.append(fault)
+            if attempt is not None:
+                note = f"stopped by the fault server: more than {self.max_events:,} parts in one exchange"
+                attempt.event(self.elapsed, note, "horizon")
+                attempt.finish(self.elapsed, note, phase="body" if attempt.status is not None else "headers", error="HorizonExceeded")
+            conn.hang_up(reset=False)
         except BaseException as exc:  # a fault of the server or a scenario: recorded, never a verdict
             attempt = conn.current.attempt if conn.current is not None else None
             fault = harness_error(exc, f"a connection of the fault server ({self.base_url})")
@@ -428,4 +440,4 @@ class FaultServer:
                 self.errors.append(str(exc))
                 body = error_body("api_error", str(exc))
                 steps = iter([Head(500, error_headers(f"req_script_{attempt.number}", body), "(script error)"), Data(body, "error body")])
-        return conn.play(steps, attempt, lambda: self.elapsed, ctx.at)
+        return conn.play(steps, attempt, lambda: self.elapsed, ctx.at, self.max_events)

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Iterable, Iterator
 
-from ...exchange import Data, Head, Step
+from ...exchange import Data, Head, Pings, Step
 from .. import sse
 from ..eventstream import frame
 
@@ -52,6 +52,6 @@ def frame_stream(steps: Iterable[Step]) -> Iterator[Step]:
         if isinstance(step, Head) and step.status == 200:
             headers = tuple((k, CONTENT_TYPE if k == "content-type" else v) for k, v in step.headers)
             step = dataclasses.replace(step, headers=(*headers, ("x-amzn-requestid", dict(step.headers).get("request-id", ""))))
-        elif isinstance(step, Data) and b"data:" in step.payload:
+        elif isinstance(step, (Data, Pings)) and b"data:" in step.payload:
             step = dataclasses.replace(step, payload=_framed(step.payload))
         yield step
