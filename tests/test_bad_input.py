@@ -218,6 +218,25 @@ def test_body(claude_network):
         FAILED,
         r"reason: +attempt 1: the scenario would deliver more than 2,000 parts in one exchange",
     ),
+    "dense-scenario-on-the-fault-server": Case(
+        """
+DENSE = {"scenarios": [pct.SlowPrefill(ping_interval=1e-6)], "time_scale": 0.001}
+
+
+@pytest.mark.parametrize("claude_fault_server", [DENSE], indirect=True)
+def test_body(claude_fault_server):
+    claude_fault_server.max_events = 500
+    url = claude_fault_server.base_url
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=url, max_retries=0, timeout=5)
+    with pytest.raises(Exception, match="incomplete chunked read"):  # closed without the body's end
+        with client.messages.stream(**MSG) as stream:
+            stream.get_final_message()
+""",
+        FAILED,
+        r"HarnessError: fault server \(http://127.0.0.1:\d+\): attempt 1: the scenario would deliver more than "
+        r"500 parts in one exchange",
+        harness_frames=True,
+    ),
     "far-future-retry-after-date": Case(
         f"""
 @pytest.mark.claude_timeout(pct.RateLimited(retry_after=1e15, http_date=True), expect=anthropic.RateLimitError)
