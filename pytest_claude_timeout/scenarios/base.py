@@ -14,7 +14,7 @@ import math
 import numbers
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Protocol, cast
@@ -58,6 +58,10 @@ class ScenarioError(ValueError):
     """A scenario was given an unknown name or a bad parameter."""
 
 
+Choices = dict[str, Collection[Any]]
+"""A scenario's :attr:`Scenario.choices`: parameter name -> the values it accepts."""
+
+
 @dataclass
 class Scenario:
     """Base class: subclasses set ``name``, ``main`` (the parameter a bare number sets)
@@ -69,6 +73,8 @@ class Scenario:
     counts: ClassVar[dict[str, int]] = {"deltas": 0, "attempts": 1}
     """Whole-number parameters and their minimum, checked for the ones a scenario has
     (``attempts=None``: every attempt)."""
+    choices: ClassVar[Choices] = {}
+    """Parameters that take one of a few values (a kind, a status), and those values."""
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> Iterable[Step]:
         """The steps of this attempt, rewritten. Written for a list (as here), it gets the
@@ -97,7 +103,8 @@ class Scenario:
 
     def __post_init__(self) -> None:
         """Check every parameter: its type (from the field's annotation) and, for durations,
-        that it is a non-negative number; for :attr:`counts`, a whole number >= its minimum.
+        that it is a non-negative number; for :attr:`counts`, a whole number >= its minimum; for
+        :attr:`choices`, one of its values.
         Subclasses add their own checks after calling it."""
         __tracebackhide__ = True  # a bad parameter: the user's line, not ours
         hints = _field_types(type(self))
@@ -122,6 +129,9 @@ class Scenario:
                     )
             if f.name in self.counts:
                 _check_count(self, f.name, value, minimum=self.counts[f.name])
+            if f.name in self.choices and value not in self.choices[f.name]:
+                allowed = sorted(self.choices[f.name], key=str)
+                raise ScenarioError(f"{self.name}: {f.name} must be one of {allowed}, not {value!r}")
         self.__dict__["_checked"] = True
 
     def _durations(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from .base import (
     CLIENT_NETWORK,
     SERVER,
     AttemptContext,
+    Choices,
     Scenario,
     ScenarioError,
     _applies,
@@ -49,17 +50,12 @@ class DnsFailure(Scenario):
     """
 
     name: ClassVar[str] = "dns_failure"
+    choices: ClassVar[Choices] = {"kind": DNS_KINDS}
     main: ClassVar[str] = "attempts"
     layer: ClassVar[int] = CLIENT_NETWORK
 
     attempts: int | None = 1
     kind: str = "nxdomain"
-
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        if self.kind not in DNS_KINDS:
-            raise ScenarioError(f"{self.name}: kind must be one of {sorted(DNS_KINDS)}, not {self.kind!r}")
 
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:

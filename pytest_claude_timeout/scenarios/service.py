@@ -29,6 +29,7 @@ from .base import (
     CLIENT_NETWORK,
     SERVER,
     AttemptContext,
+    Choices,
     Scenario,
     ScenarioError,
     _applies,
@@ -372,17 +373,12 @@ class Overloaded(Scenario):
     with status 200 from the iteration and does not retry)."""
 
     name: ClassVar[str] = "overloaded"
+    choices: ClassVar[Choices] = {"where": ("headers", "stream")}
     main: ClassVar[str] = "attempts"
 
     where: str = "headers"
     attempts: int | None = 1
     deltas: int = 2
-
-    def __post_init__(self) -> None:
-        __tracebackhide__ = True  # a bad parameter: the user's line, not ours
-        super().__post_init__()
-        if self.where not in ("headers", "stream"):
-            raise ScenarioError(f"{self.name}: where must be 'headers' or 'stream', not {self.where!r}")
 
     @lazy
     def apply(self, steps: Iterable[Step], ctx: AttemptContext) -> Iterable[Step]:

@@ -13,8 +13,8 @@ from typing import ClassVar
 from ..exchange import Data, Hangup, Head, Step
 from .base import (
     AttemptContext,
+    Choices,
     Scenario,
-    ScenarioError,
     _after_deltas,
     _applies,
     _split_body,
@@ -39,15 +39,11 @@ class ClientError(Scenario):
     does not retry: retrying cannot help (documented: API errors; the SDK's retry rules)."""
 
     name: ClassVar[str] = "client_error"
+    choices: ClassVar[Choices] = {"status": CLIENT_ERRORS}
     main: ClassVar[str] = "status"
 
     status: int = 400
     attempts: int | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.status not in CLIENT_ERRORS:
-            raise ScenarioError(f"{self.name}: status must be one of {sorted(CLIENT_ERRORS)}, not {self.status!r}")
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
         if not _applies(self.attempts, ctx.number):
@@ -107,16 +103,12 @@ class MalformedStream(Scenario):
     behaviour is assumed (field reports; WireMock's and Toxiproxy's fault catalogs)."""
 
     name: ClassVar[str] = "malformed_stream"
+    choices: ClassVar[Choices] = {"kind": MALFORMED_KINDS}
     main: ClassVar[str] = "kind"
 
     kind: str = "bad_json"
     deltas: int = 2
     attempts: int | None = 1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.kind not in MALFORMED_KINDS:
-            raise ScenarioError(f"{self.name}: kind must be one of {list(MALFORMED_KINDS)}, not {self.kind!r}")
 
     def apply(self, steps: list[Step], ctx: AttemptContext) -> list[Step]:
         if not _applies(self.attempts, ctx.number):
